@@ -47,6 +47,18 @@ def _known_secrets() -> tuple[str, ...]:
     return tuple(value for name in ("PANDORA_TOKEN", "DISCORD_TOKEN") if (value := os.environ.get(name)))
 
 
+def _ecs_renderer() -> Any:
+    import ecs_logging
+
+    formatter = ecs_logging.StructlogFormatter()
+
+    def render(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+        # ECS takes the level from the method name; ``log.exception`` must still be level "error".
+        return formatter(logger, event.pop("level", name), event)
+
+    return render
+
+
 def configure_logging(level: str | None = None) -> None:
     """Configure structlog and the standard library (discord.py, kopf, aiohttp) to share one output."""
     level_name = (level or os.environ.get("PANDORA_LOG_LEVEL") or "INFO").upper()
@@ -56,15 +68,13 @@ def configure_logging(level: str | None = None) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info if production else structlog.dev.set_exc_info,
         redact,
     ]
     if production:
-        import ecs_logging
-
-        renderer: Any = ecs_logging.StructlogFormatter()
+        renderer: Any = _ecs_renderer()
     else:
+        shared.insert(3, structlog.processors.TimeStamper(fmt="iso", utc=True))
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
