@@ -54,7 +54,7 @@ def _ecs_renderer() -> Any:
 
     def render(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
         # ECS takes the level from the method name; ``log.exception`` must still be level "error".
-        return formatter(logger, event.pop("level", name), event)
+        return formatter(logger, event.pop("level", name), dict(event))
 
     return render
 
