@@ -25,9 +25,7 @@ COMMANDS: dict[str, Command] = {
     "record": Command("pandora_recorder.commands.record", "record one voice channel to a local folder or Dapr"),
     "cook": Command("pandora_recorder.commands.cook", "turn a raw recording into per-speaker audio files"),
     "demo": Command("pandora_recorder.commands.demo", "record three simulated speakers offline and cook them"),
-    "bot": Command("pandora_operator.commands.bot", "answer record/end commands in Discord"),
     "operator": Command("pandora_operator.commands.operator", "run the Kubernetes operator for Recordings"),
-    "bridge": Command("pandora_operator.commands.bridge", "turn Dapr pub/sub messages into Recordings"),
     "sim": Command("pandora_simulator.commands", "run the local Discord simulator"),
 }
 
