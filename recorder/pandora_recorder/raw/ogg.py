@@ -1,0 +1,127 @@
+"""Ogg pages as Craig and Pandora write them, and a reader that stops at a torn page.
+
+Hand-written rather than via libogg: the raw format deliberately departs from the Ogg spec (6-byte granule,
+zlib CRC-32) and writes one packet per page, which no Ogg library produces. The cooker reuses the same encoder
+with the real Ogg CRC.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+CAPTURE = b"OggS"
+FLAG_CONTINUED = 0x01
+FLAG_BOS = 0x02
+FLAG_EOS = 0x04
+
+# capture, version, flags, granule (u64), serial, sequence, crc, segment count
+_HEADER = struct.Struct("<4sBBQIIIB")
+HEADER_SIZE = _HEADER.size  # 27
+_CRC_OFFSET = 22
+_MAX_GRANULE_48 = (1 << 48) - 1
+
+
+def craig_crc(page: bytes) -> int:
+    """The checksum Craig and Pandora store: zlib's CRC-32 of the page with the CRC field zeroed."""
+    return zlib.crc32(page)
+
+
+# Byte bit-reversal table, so the Ogg CRC can run through zlib's C implementation (see ogg_crc).
+_REVERSE_BITS = bytes(int(f"{value:08b}"[::-1], 2) for value in range(256))
+
+
+def ogg_crc(page: bytes) -> int:
+    """The real Ogg CRC (poly 0x04C11DB7, MSB first, init 0, no final xor).
+
+    zlib computes the bit-reflected CRC-32 with init and final xor 0xFFFFFFFF. Reflecting every input byte and
+    the result turns it into the MSB-first CRC, and xoring zlib's CRC of as many zero bytes cancels the init and
+    the final xor (CRC is affine in its input). This keeps the cooker at C speed without a new dependency.
+    """
+    reflected = zlib.crc32(page.translate(_REVERSE_BITS)) ^ zlib.crc32(bytes(len(page)))
+    return int(f"{reflected:032b}"[::-1], 2)
+
+
+def lacing(size: int) -> bytes:
+    """Standard Ogg lacing values for one packet that ends on this page."""
+    return b"\xff" * (size // 255) + bytes((size % 255,))
+
+
+def encode_page(
+    *,
+    serial: int,
+    sequence: int,
+    granule: int,
+    packets: list[bytes] | tuple[bytes, ...],
+    flags: int = 0,
+    crc: Callable[[bytes], int] = craig_crc,
+) -> bytes:
+    """One Ogg page holding whole packets. With the default CRC it is a raw-format page, whose granule must
+    fit 48 bits (bytes 12-13 stay zero, as Craig writes them)."""
+    if crc is craig_crc and not 0 <= granule <= _MAX_GRANULE_48:
+        raise ValueError(f"granule {granule} does not fit 6 bytes")
+    segments = b"".join(lacing(len(packet)) for packet in packets)
+    if len(segments) > 255:
+        raise ValueError("packets need more than 255 lacing values")
+    header = _HEADER.pack(CAPTURE, 0, flags, granule, serial, sequence, 0, len(segments))
+    page = bytearray(header + segments)
+    for packet in packets:
+        page += packet
+    struct.pack_into("<I", page, _CRC_OFFSET, crc(bytes(page)))
+    return bytes(page)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    flags: int
+    granule: int
+    serial: int
+    sequence: int
+    crc: int
+    packets: tuple[bytes, ...]  # completed packets; one in the raw format
+    offset: int  # where the page starts in the buffer it was read from
+    size: int
+
+
+def read_pages(buffer: bytes, start: int = 0) -> Iterator[Page]:
+    """Pages in `buffer` from `start`; stops silently before an incomplete (torn) page at the end.
+
+    Raises ValueError for bytes that are not a page: the caller decides whether that is corruption."""
+    view = memoryview(buffer)
+    offset = start
+    end = len(buffer)
+    while offset < end:
+        if end - offset < HEADER_SIZE:
+            return
+        capture, version, flags, granule, serial, sequence, crc, count = _HEADER.unpack_from(buffer, offset)
+        if capture != CAPTURE or version != 0:
+            raise ValueError(f"no Ogg page at offset {offset}")
+        body = offset + HEADER_SIZE + count
+        if body > end:
+            return
+        table = view[offset + HEADER_SIZE : body]
+        packets: list[bytes] = []
+        position = body
+        packet_start = body
+        for value in table:
+            position += value
+            if value < 255:
+                packets.append(bytes(view[packet_start:position]))
+                packet_start = position
+        if position > end:
+            return
+        yield Page(flags, granule, serial, sequence, crc, tuple(packets), offset, position - offset)
+        offset = position
+
+
+def complete_length(buffer: bytes) -> int:
+    """Length of the longest prefix of `buffer` made of whole pages (what survives a torn last write)."""
+    length = 0
+    try:
+        for page in read_pages(buffer):
+            length = page.offset + page.size
+    except ValueError:
+        pass
+    return length
