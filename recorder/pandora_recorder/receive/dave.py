@@ -1,0 +1,85 @@
+"""DAVE (end-to-end) decryption of one sender's frame, with the protocol's passthrough rules.
+
+Rules (DAVE protocol 1.1, "Passthrough Mode", "Protocol Frame Check", "Silence Packets"):
+- the SFU's silence frame ``F8 FF FE`` always passes untransformed;
+- while our MLS group is not ready, a plain frame passes only in a transport-only session (protocol version 0);
+  an end-to-end encrypted frame cannot be read and is dropped - never replaced by anything;
+- otherwise davey decides (it applies passthrough itself during transitions) and raises ``ValueError`` on
+  failure.
+Recovery: like other DAVE receivers (discord.js voice counts consecutive failures), after ``failure_tolerance``
+consecutive failures with a ready group we ask the voice layer to re-key: flag the group as broken (op 31) and
+send a fresh key package, which makes the gateway remove and re-add us and deliver a new welcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import davey
+
+from pandora_recorder.receive.drops import Drop, DropReason
+
+SILENCE_FRAME = b"\xf8\xff\xfe"
+PROTOCOL_MAGIC = b"\xfa\xfa"  # every DAVE protocol frame ends with this marker
+DEFAULT_FAILURE_TOLERANCE = 36
+DEFAULT_RECOVERY_COOLDOWN = 10.0
+_AUDIO = davey.MediaType.audio
+
+
+def is_protocol_frame(frame: bytes) -> bool:
+    return frame[-2:] == PROTOCOL_MAGIC
+
+
+class DaveDecryptor:
+    """Decrypts frames with whatever DAVE session the voice connection currently holds."""
+
+    def __init__(
+        self,
+        session_of: Callable[[], Any],
+        protocol_version_of: Callable[[], int],
+        on_recovery_needed: Callable[[], None] | None = None,
+        *,
+        failure_tolerance: int = DEFAULT_FAILURE_TOLERANCE,
+        recovery_cooldown: float = DEFAULT_RECOVERY_COOLDOWN,
+    ) -> None:
+        self._session_of = session_of
+        self._protocol_version_of = protocol_version_of
+        self._on_recovery_needed = on_recovery_needed
+        self._failure_tolerance = failure_tolerance
+        self._recovery_cooldown = recovery_cooldown
+        self._consecutive_failures = 0
+        self._last_recovery = -float("inf")
+        self.recoveries = 0
+
+    def decrypt(self, user_id: int, frame: bytes) -> bytes:
+        if frame == SILENCE_FRAME:
+            return frame
+        session = self._session_of()
+        if session is None or not session.ready:
+            if is_protocol_frame(frame):
+                raise Drop(DropReason.DAVE_NOT_READY)
+            if self._protocol_version_of() == 0:
+                return frame
+            raise Drop(DropReason.DAVE_PLAIN_REFUSED)
+        try:
+            plain: bytes = session.decrypt(user_id, _AUDIO, frame)
+        except ValueError:
+            self._failed()
+            raise Drop(DropReason.DAVE_FAILED) from None
+        self._consecutive_failures = 0
+        return plain
+
+    def _failed(self) -> None:
+        self._consecutive_failures += 1
+        if self._consecutive_failures < self._failure_tolerance:
+            return
+        now = time.monotonic()
+        if now - self._last_recovery < self._recovery_cooldown:
+            return
+        self._consecutive_failures = 0
+        self._last_recovery = now
+        self.recoveries += 1
+        if self._on_recovery_needed is not None:
+            self._on_recovery_needed()

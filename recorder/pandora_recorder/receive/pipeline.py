@@ -1,0 +1,116 @@
+"""The receive pipeline: one UDP datagram in, zero or more ``ReceivedFrame``s out to the writer.
+
+parse RTP -> transport decrypt (authenticates) -> drop duplicates -> strip extension body and padding ->
+SSRC -> user (hold until op 5) -> DAVE decrypt -> drop silence -> reorder window -> ``submit``.
+
+``on_datagram`` runs on discord.py's socket reader thread and does no I/O: ``submit`` must not block (the raw
+writer queues). Voice gateway events (op 4 key, op 5 mapping) and timers arrive on the event loop; a lock
+keeps them and the reader thread from interleaving.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from pandora_recorder.frames import ReceivedFrame
+from pandora_recorder.receive.dave import SILENCE_FRAME, DaveDecryptor
+from pandora_recorder.receive.dedup import DuplicateFilter
+from pandora_recorder.receive.drops import Drop, DropCounters, DropReason
+from pandora_recorder.receive.reorder import DEFAULT_MAX_HOLD, DEFAULT_WINDOW, ReorderWindow
+from pandora_recorder.receive.rtp import RtpPacket, parse_rtp, strip_payload
+from pandora_recorder.receive.speakers import SpeakerMap
+from pandora_recorder.receive.transport import TransportDecryptor
+
+_Held = tuple[RtpPacket, bytes, float]
+
+
+class ReceivePipeline:
+    def __init__(
+        self,
+        submit: Callable[[ReceivedFrame], None],
+        dave: DaveDecryptor,
+        *,
+        reorder_window: int = DEFAULT_WINDOW,
+        max_hold: float = DEFAULT_MAX_HOLD,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.counters = DropCounters()
+        self.frames_by_user: Counter[int] = Counter()  # frames handed to the writer, per user
+        self._submit = submit
+        self._dave = dave
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._transport: TransportDecryptor | None = None
+        self._duplicates = DuplicateFilter()
+        self._speakers: SpeakerMap[_Held] = SpeakerMap(self.counters)
+        self._reorder = ReorderWindow(self._emit, size=reorder_window, max_hold=max_hold)
+
+    # -- event loop side -------------------------------------------------------------------------------------
+
+    def set_transport(self, decryptor: TransportDecryptor | None) -> None:
+        """Use the key and mode of the latest session description (voice op 4)."""
+        with self._lock:
+            self._transport = decryptor
+
+    def on_speaking(self, user_id: int, ssrc: int) -> None:
+        """Voice op 5: ``ssrc`` belongs to ``user_id``; packets held for it are processed now, in order."""
+        with self._lock:
+            for packet, frame, arrival in self._speakers.assign(ssrc, user_id):
+                try:
+                    self._decrypt_and_queue(user_id, packet, frame, arrival)
+                except Drop as drop:
+                    self.counters[drop.reason] += 1
+
+    def user_of(self, ssrc: int) -> int | None:
+        return self._speakers.user_of(ssrc)
+
+    def release_due(self) -> None:
+        """Hand over frames that waited out the reorder hold time (call a few times a second)."""
+        with self._lock:
+            self._reorder.release_due(self._clock())
+
+    def flush(self) -> None:
+        """Hand over every frame still in the reorder window (at the end of a recording)."""
+        with self._lock:
+            self._reorder.release_all()
+
+    def held_before_op5(self) -> int:
+        with self._lock:
+            return self._speakers.pending_count()
+
+    # -- socket reader thread --------------------------------------------------------------------------------
+
+    def on_datagram(self, datagram: bytes) -> None:
+        arrival = self._clock()
+        with self._lock:
+            try:
+                packet = parse_rtp(datagram)
+                transport = self._transport
+                if transport is None:
+                    raise Drop(DropReason.NO_KEY)
+                payload = transport.decrypt(packet, datagram)
+                if self._duplicates.is_repeat(packet.ssrc, packet.sequence):
+                    raise Drop(DropReason.DUPLICATE)
+                frame = strip_payload(packet, payload)
+                user_id = self._speakers.users.get(packet.ssrc)
+                if user_id is None:
+                    self._speakers.hold(packet.ssrc, (packet, frame, arrival))
+                    return
+                self._decrypt_and_queue(user_id, packet, frame, arrival)
+            except Drop as drop:
+                self.counters[drop.reason] += 1
+
+    def _decrypt_and_queue(self, user_id: int, packet: RtpPacket, frame: bytes, arrival: float) -> None:
+        opus = self._dave.decrypt(user_id, frame)
+        if opus == SILENCE_FRAME:
+            raise Drop(DropReason.SILENCE)
+        if not opus:
+            raise Drop(DropReason.EMPTY)
+        self._reorder.push(ReceivedFrame(user_id, packet.ssrc, packet.sequence, packet.timestamp, opus, arrival))
+
+    def _emit(self, frame: ReceivedFrame) -> None:
+        self.frames_by_user[frame.user_id] += 1
+        self._submit(frame)
