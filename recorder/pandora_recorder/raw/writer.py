@@ -88,15 +88,16 @@ class RawRecordingWriter:
                 recording_id = new_recording_id()
         self.recording_id = recording_id
         self.resumed = recording_exists(sink, recording_id)
+        now_wall, now_monotonic = wall_clock(), monotonic()
         if self.resumed:
             self._record = recover(sink, self.store, recording_id)
             log.info("recording resumed", recording_id=recording_id, tracks=len(self._record.tracks))
         else:
-            self._record = ResumeRecord(recording_id, wall_clock())
+            self._record = ResumeRecord(recording_id, now_wall)
             sink.append(self._name("info"), info_bytes(info or RecordingInfo(), self.start_time))
             sink.append(self._name("users"), USERS_PREAMBLE)
         # Arrival times are monotonic; map the (possibly earlier, resumed) wall-clock start onto that clock.
-        self._start_monotonic = monotonic() - (wall_clock() - self._record.start_epoch)
+        self._start_monotonic = now_monotonic - (now_wall - self._record.start_epoch)
         self._tracks: dict[int, TrackState] = dict(self._record.tracks)
         self._names = {kind: self._name(kind) for kind in ("header1", "header2", "users", "data")}
         self._pending: dict[str, bytearray] = {kind: bytearray() for kind in self._names}
@@ -115,6 +116,11 @@ class RawRecordingWriter:
     @property
     def start_time(self) -> datetime:
         return datetime.fromtimestamp(self._record.start_epoch, UTC)
+
+    @property
+    def start_monotonic(self) -> float:
+        """The recording start on the `time.monotonic()` clock that `ReceivedFrame.arrival` uses."""
+        return self._start_monotonic
 
     def submit(self, frame: ReceivedFrame) -> None:
         """Queue one frame for writing. Never blocks; frames are written in the order submitted."""
