@@ -1,0 +1,111 @@
+"""``pandora record``: record one voice channel until a signal, a time limit or an empty channel."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import discord
+
+from pandora.discord_connection import DiscordConnection
+from pandora.logging import configure_logging, get_logger
+from pandora_recorder.raw import new_recording_id
+from pandora_recorder.raw.resume import recording_exists
+from pandora_recorder.sinks.base import Sink
+from pandora_recorder.sinks.local import LocalFolderSink
+from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
+
+log = get_logger(__name__)
+
+READY_TIMEOUT = 60.0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--guild", type=int, required=True, help="guild (server) id")
+    parser.add_argument("--channel", type=int, required=True, help="voice channel id")
+    parser.add_argument("--out", type=Path, default=Path("recordings"), help="folder for the raw files")
+    parser.add_argument("--id", type=int, help="recording id; an existing recording in --out is resumed")
+    parser.add_argument("--max-duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--empty-timeout", type=float, metavar="S",
+                        help="stop when nobody else has been in the channel for S seconds")
+    parser.add_argument("--requester", type=int, metavar="USER_ID", help="who asked for the recording")
+    parser.add_argument("--text-channel", type=int, metavar="ID", help="where to post a summary at the end")
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging()
+    token = os.environ.get("PANDORA_TOKEN")
+    if not token:
+        print("pandora record: PANDORA_TOKEN is not set", file=sys.stderr)
+        return 2
+    sink = LocalFolderSink(args.out)
+    recording_id = args.id if args.id is not None else _fresh_id(sink)
+    print(recording_id, flush=True)  # the first line of output: operators and scripts read it
+    options = SessionOptions(
+        guild_id=args.guild, channel_id=args.channel, recording_id=recording_id,
+        max_duration=args.max_duration, empty_timeout=args.empty_timeout,
+        requester_id=args.requester, text_channel_id=args.text_channel,
+    )
+    try:
+        reason = asyncio.run(record(token, sink, options))
+    except discord.LoginFailure as error:
+        log.error("Discord refused the bot token", error=str(error))
+        return 1
+    finally:
+        sink.close()
+    print(f"recording {recording_id} stopped ({reason.value}); files in {args.out}", file=sys.stderr)
+    return 1 if reason is StopReason.CONNECT_FAILED else 0
+
+
+def _fresh_id(sink: Sink) -> int:
+    recording_id = new_recording_id()
+    while recording_exists(sink, recording_id):
+        recording_id = new_recording_id()
+    return recording_id
+
+
+def recorder_intents() -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.voice_states = True
+    return intents
+
+
+async def record(token: str, sink: Sink, options: SessionOptions) -> StopReason:
+    """Log in, record with a ``RecorderSession``, log out. SIGINT and SIGTERM stop the recording cleanly."""
+    client = discord.Client(intents=recorder_intents(), **DiscordConnection.from_env().apply())
+    session = RecorderSession(client, sink, options)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, session.request_stop, StopReason.SIGNAL)
+    try:
+        async with client:
+            await client.login(token)
+            gateway = asyncio.create_task(client.connect(reconnect=True))
+            if not await _ready_or_stopped(client, session, gateway):
+                return session.stop_reason or StopReason.CONNECT_FAILED
+            reason = await session.run()
+            return reason
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _ready_or_stopped(client: discord.Client, session: RecorderSession, gateway: asyncio.Task[None]) -> bool:
+    ready = asyncio.create_task(client.wait_until_ready())
+    stopped = asyncio.create_task(session.stopped())
+    done, pending = await asyncio.wait({ready, stopped, gateway}, timeout=READY_TIMEOUT,
+                                       return_when=asyncio.FIRST_COMPLETED)
+    for task in pending - {gateway}:
+        task.cancel()
+    if ready in done:
+        return True
+    if gateway in done and gateway.exception() is not None:
+        log.error("could not connect to the Discord gateway", error=str(gateway.exception()))
+    elif not done:
+        log.error("the Discord gateway did not get ready in time", timeout=READY_TIMEOUT)
+    return False
