@@ -1,0 +1,49 @@
+"""In-memory indexes kopf keeps current from its watches: Recordings by key, recorder pods by Recording.
+
+kopf fills every index from the initial listing before it calls any handler, which is what lets the bot and
+channel claims be rebuilt from persisted statuses after an operator restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+
+from pandora_operator.claims import PersistedClaim
+from pandora_operator.model import GROUP, LABEL_MANAGED_BY, LABEL_RECORDING, MANAGED_BY, PLURAL, VERSION, phase_of
+from pandora_operator.views import PodView, RecordingView
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def recording_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict:
+    return {(namespace, name): RecordingView.from_body(body)}
+
+
+@kopf.index("v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY})
+def recorder_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict:
+    return {(namespace, labels.get(LABEL_RECORDING, "")): PodView.from_body(body)}
+
+
+def pods_of(index: kopf.Index, namespace: str, name: str) -> list[PodView]:
+    return list(index.get((namespace, name), ()))
+
+
+def view_of(index: kopf.Index, namespace: str, name: str) -> RecordingView | None:
+    return next(iter(index.get((namespace, name), ())), None)
+
+
+def persisted_claims(index: kopf.Index) -> Iterator[PersistedClaim]:
+    """What active Recordings' statuses say they hold (for rebuilding claims after a restart)."""
+    for store in index.values():
+        for view in store:
+            phase = phase_of(view.status)
+            if phase is None or phase.terminal:
+                continue
+            yield PersistedClaim(
+                key=view.key,
+                guild=view.spec.guild_id,
+                channel=view.spec.voice_channel_id,
+                bot=view.status.get("bot"),
+            )

@@ -1,0 +1,45 @@
+"""Operator settings (set once, before anything is watched) and the shared reconciler context."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from pandora_operator.botpool import BotPool
+from pandora_operator.config import OperatorConfig
+from pandora_operator.kube import Kube, connect
+from pandora_operator.model import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL
+from pandora_operator.reconcile import Context
+
+FINALIZER = f"{GROUP}/recording"
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    # Only the Events the reconciler posts on purpose (started/stopped/failed/restarted), not log lines.
+    settings.posting.level = logging.CRITICAL
+    # The operator may not list CRDs or namespaces (least privilege); resources are discovered once.
+    settings.scanning.disabled = True
+    # Watch only recorder pods, filtered by the API server rather than in Python.
+    settings.watching.label_selectors["v1", "pods"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    # The same object's events are batched; a short window keeps status latency low.
+    settings.batching.batch_window = 0.1
+    kube = Kube(await connect())
+    config = OperatorConfig.from_env()
+    memo.context = Context(config=config, kube=kube, pool=BotPool(config.bot_secret, kube.secret_keys))
+    logging.getLogger(__name__).info("watching %s.%s", PLURAL, GROUP)
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: object) -> None:
+    context = getattr(memo, "context", None)
+    if context is not None:
+        await context.kube.close()

@@ -1,0 +1,131 @@
+"""The recorder pod for one attempt of one Recording.
+
+Shutdown ordering (why the recorder's final flush always completes before Dapr goes away):
+
+* ``dapr.io/enable-native-sidecar: "true"`` makes daprd a Kubernetes native sidecar (a restartable init
+  container). Kubernetes sends SIGTERM to the main container first and stops sidecars only after every main
+  container has exited, so the recorder can still write through Dapr while it flushes.
+* The recorder handles SIGTERM itself (Python as PID 1 ignores unhandled signals) and exits 0 after its flush.
+* ``terminationGracePeriodSeconds`` (``stop_grace_seconds``) is the flush budget; it covers both the recorder
+  and the sidecar's own shutdown, so it is set well above the recorder's at-most-one-second flush interval.
+
+The bot token reaches the pod only as ``secretKeyRef`` into the bot pool Secret: it never appears in the pod spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pandora_operator.config import OperatorConfig
+from pandora_operator.model import (
+    LABEL_ATTEMPT,
+    LABEL_BOT,
+    LABEL_CHANNEL,
+    LABEL_COMPONENT,
+    LABEL_GUILD,
+    LABEL_MANAGED_BY,
+    LABEL_RECORDING,
+    MANAGED_BY,
+    RecordingSpec,
+    pod_name,
+)
+
+RECORDER_UID = 10001
+
+
+def recorder_labels(recording: str, attempt: int, spec: RecordingSpec, bot: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "pandora",
+        LABEL_COMPONENT: "recorder",
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_RECORDING: recording,
+        LABEL_ATTEMPT: str(attempt),
+        LABEL_BOT: bot,
+        LABEL_GUILD: spec.guild_id,
+        LABEL_CHANNEL: spec.voice_channel_id,
+    }
+
+
+def recorder_args(spec: RecordingSpec, recording_id: str) -> list[str]:
+    args = ["record", "--guild", spec.guild_id, "--channel", spec.voice_channel_id, "--id", recording_id]
+    if spec.max_duration:
+        args += ["--max-duration", str(spec.max_duration)]
+    if spec.text_channel_id:
+        args += ["--text-channel", spec.text_channel_id]
+    if spec.requested_by:
+        args += ["--requester", spec.requested_by]
+    return args
+
+
+def build_recorder_pod(
+    *,
+    recording: str,
+    namespace: str,
+    spec: RecordingSpec,
+    recording_id: str,
+    attempt: int,
+    bot: str,
+    config: OperatorConfig,
+) -> dict[str, Any]:
+    """The pod manifest (without ownerReferences: the caller adopts it)."""
+    env: list[dict[str, Any]] = [
+        {"name": "PANDORA_TOKEN", "valueFrom": {"secretKeyRef": {"name": config.bot_secret, "key": bot}}},
+        {"name": "PANDORA_RECORDING_NAME", "value": recording},
+        {"name": "PANDORA_RECORDING_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "PANDORA_STORAGE_BINDING", "value": spec.storage_binding or config.storage_binding},
+        {"name": "PANDORA_STORAGE_PREFIX", "value": spec.storage_prefix or config.storage_prefix},
+        {"name": "PANDORA_ENV", "value": "production"},
+        *({"name": key, "value": value} for key, value in sorted(config.recorder_env.items())),
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(recording, attempt),
+            "namespace": namespace,
+            "labels": recorder_labels(recording, attempt, spec, bot),
+            "annotations": {
+                "dapr.io/enabled": "true",
+                "dapr.io/app-id": config.dapr_app_id,
+                "dapr.io/config": config.dapr_config,
+                "dapr.io/enable-native-sidecar": "true",
+                "pandora.dev/recording-id": recording_id,
+            },
+        },
+        "spec": {
+            # A crashed recorder is replaced by the operator with the next attempt (same recording id), so the
+            # restart is counted and visible; the kubelet does not restart it in place.
+            "restartPolicy": "Never",
+            "serviceAccountName": config.recorder_service_account,
+            # The recorder reports progress to its Recording's status subresource (see pandora_recorder.report).
+            "automountServiceAccountToken": True,
+            "terminationGracePeriodSeconds": config.stop_grace_seconds,
+            "enableServiceLinks": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": RECORDER_UID,
+                "runAsGroup": RECORDER_UID,
+                "fsGroup": RECORDER_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "recorder",
+                    "image": config.recorder_image,
+                    "imagePullPolicy": config.image_pull_policy,
+                    "args": recorder_args(spec, recording_id),
+                    "env": env,
+                    "resources": dict(config.resources),
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "privileged": False,
+                        "runAsNonRoot": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                }
+            ],
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+        },
+    }

@@ -1,0 +1,285 @@
+"""Level-triggered reconciliation of one Recording with its recorder pods.
+
+Every trigger (a Recording event, a pod event, a timer, deletion) runs the same function on the latest
+snapshot, so the outcome depends only on what exists, never on which event arrived: an operator restart at
+any moment converges to the same state without duplicate pods. Each step is idempotent: pods have
+deterministic names (409 means done), status writes are merge patches of values, not increments.
+
+The order of writes matters for crash safety: a pod is created *before* the status names it, so a status
+that names a pod which is not there means the pod was lost, never "not created yet".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import kopf
+
+from pandora_operator.botpool import BotPool
+from pandora_operator.claims import Claims, PersistedClaim
+from pandora_operator.config import OperatorConfig
+from pandora_operator.kube import Kube
+from pandora_operator.model import Phase, phase_of, pod_name, recording_id_for
+from pandora_operator.podspec import build_recorder_pod
+from pandora_operator.status import StatusWriter, elapsed_seconds, post_event, timestamp, utcnow
+from pandora_operator.views import PodView, RecordingView
+
+
+@dataclass
+class Context:
+    """Everything the reconciler needs, made once at operator startup (kopf's ``memo``)."""
+
+    config: OperatorConfig
+    kube: Kube
+    pool: BotPool
+    claims: Claims = field(default_factory=Claims)
+    max_restarts: int = 5
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.status = StatusWriter(self.kube)
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self._locks.setdefault(uid, asyncio.Lock())
+
+    def forget(self, view: RecordingView) -> None:
+        self.claims.release(view.key)
+        self.status.forget(view.uid)
+        self._locks.pop(view.uid, None)
+
+
+PersistedClaims = Callable[[], Iterable[PersistedClaim]]
+
+
+async def reconcile(
+    ctx: Context, view: RecordingView, pods: Sequence[PodView], persisted: PersistedClaims
+) -> Phase | None:
+    """Bring one Recording one step closer to what its spec asks; returns the phase it is in afterwards."""
+    async with ctx.lock(view.uid):
+        return await _reconcile(ctx, view, pods, persisted)
+
+
+async def _reconcile(
+    ctx: Context, view: RecordingView, pods: Sequence[PodView], persisted: PersistedClaims
+) -> Phase | None:
+    status = ctx.status.effective(view)
+    phase = phase_of(status)
+    own = await _own_pods(ctx, view, pods)
+
+    if phase is not None and phase.terminal:
+        ctx.claims.release(view.key)
+        await _delete_all(ctx, view, [pod for pod in own if not pod.finished])
+        return phase
+
+    holder = await _claim_channel(ctx, view, persisted)
+    if holder is not None:
+        return await _fail(
+            ctx,
+            view,
+            f"voice channel {view.spec.voice_channel_id} is already being recorded by Recording {holder}; "
+            f"stop or delete {holder.name} first, or wait until it completes",
+        )
+
+    attempt = int(status.get("restarts") or 0)
+    expected = pod_name(view.key.name, attempt)
+    current = next((pod for pod in own if pod.name == expected), None)
+    if current is None and status.get("pod") == expected:
+        current = await _read_pod(ctx, view, expected)  # the index may lag behind a pod just created
+    await _delete_all(ctx, view, [pod for pod in own if pod.attempt < attempt])
+
+    if reason := _stop_reason(view, status):
+        return await _stop(ctx, view, status, current, reason)
+    if current is None and status.get("pod") != expected:
+        return await _start(ctx, view, status, attempt)
+    if current is None or current.finished:
+        return await _after_exit(ctx, view, status, current, attempt)
+    return await _observe_running(ctx, view, status, current)
+
+
+async def _own_pods(ctx: Context, view: RecordingView, pods: Sequence[PodView]) -> list[PodView]:
+    """This Recording's pods; pods left by an earlier Recording of the same name are removed."""
+    strangers = [pod for pod in pods if pod.owner_uid not in (view.uid, None)]
+    await _delete_all(ctx, view, strangers)
+    return [pod for pod in pods if pod.owner_uid in (view.uid, None)]
+
+
+async def _read_pod(ctx: Context, view: RecordingView, name: str) -> PodView | None:
+    body = await ctx.kube.read_pod(view.key.namespace, name)
+    return PodView.from_body(body) if body else None
+
+
+async def _delete_all(ctx: Context, view: RecordingView, pods: Iterable[PodView]) -> None:
+    for pod in pods:
+        if not pod.deleting:
+            await ctx.kube.delete_pod(view.key.namespace, pod.name, ctx.config.stop_grace_seconds)
+
+
+async def _claim_channel(ctx: Context, view: RecordingView, persisted: PersistedClaims):
+    async with ctx.claims.lock:
+        ctx.claims.seed(persisted())
+        holder = ctx.claims.claim_channel(view.spec.voice_channel_id, view.key)
+    return None if holder == view.key else holder
+
+
+def _stop_reason(view: RecordingView, status: dict) -> str | None:
+    if view.deleting:
+        return "the Recording was deleted"
+    if view.spec.stop:
+        return "spec.stop was set"
+    limit = view.spec.max_duration
+    elapsed = elapsed_seconds(status, utcnow())
+    if limit and elapsed is not None and elapsed >= limit:
+        return f"maxDuration of {limit}s was reached"
+    return None
+
+
+async def _start(ctx: Context, view: RecordingView, status: dict, attempt: int) -> Phase:
+    async with ctx.claims.lock:
+        choice = await ctx.pool.choose(ctx.claims, view.key, view.spec.guild_id, view.spec.bot)
+    if choice.bot is None:
+        if await ctx.status.write(view, phase=Phase.PENDING.value, message=choice.reason):
+            post_event(view, "Pending", choice.reason)
+        return Phase.PENDING
+    recording_id = status.get("recordingId") or recording_id_for(view.uid)
+    await _create_pod(ctx, view, recording_id, attempt, choice.bot)
+    await ctx.status.write(
+        view,
+        phase=Phase.STARTING.value,
+        recordingId=recording_id,
+        pod=pod_name(view.key.name, attempt),
+        bot=choice.bot,
+        restarts=attempt,
+        location=_location(ctx, view, recording_id),
+        message=f"waiting for pod {pod_name(view.key.name, attempt)} to run",
+    )
+    return Phase.STARTING
+
+
+async def _create_pod(ctx: Context, view: RecordingView, recording_id: str, attempt: int, bot: str) -> None:
+    manifest = build_recorder_pod(
+        recording=view.key.name,
+        namespace=view.key.namespace,
+        spec=view.spec,
+        recording_id=recording_id,
+        attempt=attempt,
+        bot=bot,
+        config=ctx.config,
+    )
+    # Not kopf.adopt(forced=True): that would rename the pod after its owner, and each attempt needs its own
+    # name. The owner reference alone gives garbage collection and `kubectl get pods` ownership.
+    kopf.append_owner_reference(manifest, owner=view.reference())
+    await ctx.kube.create_pod(manifest)
+
+
+async def _observe_running(ctx: Context, view: RecordingView, status: dict, pod: PodView) -> Phase:
+    if pod.phase != "Running":
+        return Phase(status.get("phase") or Phase.STARTING.value)
+    first_start = not status.get("startedAt")
+    started_at = status.get("startedAt") or pod.started_at or timestamp(utcnow())
+    changed = await ctx.status.write(
+        view,
+        phase=Phase.RECORDING.value,
+        startedAt=started_at,
+        message=f"recording voice channel {view.spec.voice_channel_id} with bot {status.get('bot')}",
+    )
+    if changed and first_start:
+        post_event(view, "Started", f"recording {status.get('recordingId')} started in pod {pod.name}")
+    return Phase.RECORDING
+
+
+async def _after_exit(
+    ctx: Context, view: RecordingView, status: dict, pod: PodView | None, attempt: int
+) -> Phase:
+    """The recorder's pod ended without being asked to: done on its own, crashed, or lost."""
+    if pod is not None and pod.phase == "Succeeded":
+        return await _complete(ctx, view, status, "the recorder finished on its own (time limit or empty channel)")
+    how = "was lost (deleted or evicted)" if pod is None else f"crashed ({_exit_description(pod)})"
+    if attempt >= ctx.max_restarts:
+        return await _fail(
+            ctx, view, f"the recorder {how} after {attempt} restarts; giving up. Files so far are kept at "
+            f"{status.get('location')}"
+        )
+    next_attempt = attempt + 1
+    await _create_pod(ctx, view, status["recordingId"], next_attempt, status["bot"])
+    await ctx.status.write(
+        view,
+        phase=Phase.STARTING.value,
+        pod=pod_name(view.key.name, next_attempt),
+        restarts=next_attempt,
+        message=f"the recorder {how}; restarted as pod {pod_name(view.key.name, next_attempt)}, "
+        f"continuing recording {status['recordingId']}",
+    )
+    post_event(
+        view,
+        "Restarted",
+        f"the recorder {how}; pod {pod_name(view.key.name, next_attempt)} continues recording "
+        f"{status['recordingId']} (restart {next_attempt})",
+        warning=True,
+    )
+    return Phase.STARTING
+
+
+async def _stop(
+    ctx: Context, view: RecordingView, status: dict, pod: PodView | None, reason: str
+) -> Phase:
+    if pod is not None and not pod.finished:
+        if not pod.deleting:
+            # Deleting the pod sends SIGTERM: the recorder flushes and exits within the grace period.
+            await ctx.kube.delete_pod(view.key.namespace, pod.name, ctx.config.stop_grace_seconds)
+        if await ctx.status.write(
+            view,
+            phase=Phase.STOPPING.value,
+            message=f"stopping because {reason}; waiting for the recorder's final flush",
+        ):
+            post_event(view, "Stopping", f"stopping because {reason}")
+        return Phase.STOPPING
+    if pod is not None and pod.phase == "Failed" and pod.exit_code not in (None, 0):
+        return await _fail(
+            ctx, view, f"the recorder {_exit_description(pod)} while stopping; files written so far are kept at "
+            f"{status.get('location')}"
+        )
+    if not status.get("pod"):
+        return await _complete(ctx, view, status, f"stopped before recording began, because {reason}")
+    return await _complete(ctx, view, status, f"stopped because {reason}")
+
+
+async def _complete(ctx: Context, view: RecordingView, status: dict, why: str) -> Phase:
+    ended = utcnow()
+    fields: dict = {"phase": Phase.COMPLETED.value, "endedAt": timestamp(ended)}
+    if status.get("location"):
+        fields["message"] = f"{why}; recording {status.get('recordingId')} is kept at {status['location']}"
+        if (seconds := elapsed_seconds(status, ended)) is not None and not status.get("duration"):
+            fields["duration"] = seconds
+    else:
+        fields["message"] = f"{why}; nothing was recorded"
+    if await ctx.status.write(view, **fields):
+        post_event(view, "Stopped", fields["message"])
+    ctx.claims.release(view.key)
+    return Phase.COMPLETED
+
+
+async def _fail(ctx: Context, view: RecordingView, message: str) -> Phase:
+    if await ctx.status.write(view, phase=Phase.FAILED.value, endedAt=timestamp(utcnow()), message=message):
+        post_event(view, "Failed", message, warning=True)
+    ctx.claims.release(view.key)
+    return Phase.FAILED
+
+
+def _exit_description(pod: PodView) -> str:
+    code = "unknown exit code" if pod.exit_code is None else f"exit code {pod.exit_code}"
+    return f"{code}, {pod.reason}" if pod.reason else code
+
+
+def _location(ctx: Context, view: RecordingView, recording_id: str) -> str:
+    return ctx.config.location(view.spec.storage_binding, view.spec.storage_prefix, recording_id)
+
+
+def needs_timer(view_status: dict, spec_max_duration: int | None, now: datetime.datetime) -> bool:
+    """Whether time alone can change this Recording: waiting for a bot, or a running time limit."""
+    phase = phase_of(view_status)
+    if phase is Phase.PENDING:
+        return True
+    return bool(spec_max_duration) and phase in (Phase.STARTING, Phase.RECORDING)

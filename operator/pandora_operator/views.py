@@ -1,0 +1,117 @@
+"""Compact, immutable snapshots of Recordings and recorder pods, as kept in the operator's kopf indexes.
+
+Only what the reconciler reads is copied, so a thousand Recordings cost little memory and a snapshot never
+changes under the reconciler's feet.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pandora_operator.model import (
+    API_VERSION,
+    KIND,
+    LABEL_ATTEMPT,
+    RecordingKey,
+    RecordingSpec,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingView:
+    key: RecordingKey
+    uid: str
+    generation: int
+    deleting: bool
+    spec: RecordingSpec
+    status: Mapping[str, Any]
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> RecordingView:
+        metadata = body["metadata"]
+        return cls(
+            key=RecordingKey(metadata["namespace"], metadata["name"]),
+            uid=metadata["uid"],
+            generation=int(metadata.get("generation") or 0),
+            deleting=bool(metadata.get("deletionTimestamp")),
+            spec=RecordingSpec.from_body(body.get("spec") or {}),
+            status=copy.deepcopy(dict(body.get("status") or {})),
+        )
+
+    def reference(self) -> dict[str, Any]:
+        """Enough of the object for kopf to post Events about it."""
+        return {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": self.key.name, "namespace": self.key.namespace, "uid": self.uid},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    name: str
+    attempt: int
+    owner_uid: str | None
+    # Pending, Running, Succeeded, Failed, Unknown; "Lost" when the pod vanished without the operator asking.
+    phase: str
+    deleting: bool = False
+    exit_code: int | None = None
+    reason: str = ""
+    started_at: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed", "Lost")
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> PodView:
+        metadata = body["metadata"]
+        status = body.get("status") or {}
+        owners = [ref for ref in metadata.get("ownerReferences") or () if ref.get("kind") == KIND]
+        terminated = _terminated_state(status)
+        running_since = _running_since(status)
+        return cls(
+            name=metadata["name"],
+            attempt=int((metadata.get("labels") or {}).get(LABEL_ATTEMPT, "0")),
+            owner_uid=owners[0]["uid"] if owners else None,
+            phase=status.get("phase") or "Pending",
+            deleting=bool(metadata.get("deletionTimestamp")),
+            exit_code=terminated.get("exitCode") if terminated else None,
+            reason=(terminated or {}).get("reason") or status.get("reason") or "",
+            started_at=running_since,
+            labels=dict(metadata.get("labels") or {}),
+        )
+
+    def lost(self) -> PodView:
+        """The same pod, seen as gone: deleted by someone other than the operator, or evicted."""
+        return PodView(
+            name=self.name,
+            attempt=self.attempt,
+            owner_uid=self.owner_uid,
+            phase="Lost",
+            exit_code=self.exit_code,
+            reason=self.reason or "pod deleted",
+            labels=self.labels,
+        )
+
+
+def _container_statuses(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [entry for entry in status.get("containerStatuses") or () if entry.get("name") == "recorder"]
+
+
+def _terminated_state(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for entry in _container_statuses(status):
+        if terminated := (entry.get("state") or {}).get("terminated"):
+            return terminated
+    return None
+
+
+def _running_since(status: Mapping[str, Any]) -> str | None:
+    for entry in _container_statuses(status):
+        if running := (entry.get("state") or {}).get("running"):
+            return running.get("startedAt")
+    return status.get("startTime") if status.get("phase") == "Running" else None
