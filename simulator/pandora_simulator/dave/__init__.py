@@ -1,0 +1,37 @@
+"""DAVE (Discord's MLS-based end-to-end encryption, protocol v1) for the local Discord simulator.
+
+The voice server is the MLS delivery service and *external sender*; this package is that role as a
+transport-free state machine, plus simulated members backed by real ``davey.DaveSession``s.
+
+Usage from the voice server (one ``DaveChannelGroup`` per voice channel)::
+
+    group = DaveChannelGroup(channel_id)          # signing_key=... to pin the external sender's P-256 key
+    # after sending op 4 with {"dave_protocol_version": group.protocol_version} to a DAVE-capable client:
+    out = group.connect(user_id)                  # -> [Outgoing(user_id, 25, external_sender_package), ...]
+    out = group.receive(user_id, 26, payload)     # binary client op: payload = bytes after the opcode byte
+    out = group.receive(user_id, 23, {"transition_id": 3})   # JSON client ops 23/31: the "d" dict
+    out = group.disconnect(user_id)
+    out = group.execute_pending_transition()      # call when a ready-timeout (e.g. 2 s) expires
+    out = group.force_epoch_change()              # test fault (recreate=True: whole group re-created)
+    for o in out:                                 # send in order
+        if o.opcode in payloads.BINARY_OPCODES:   # 25, 27, 29, 30: u16 seq | u8 opcode | o.payload
+            ws.send_bytes(payloads.server_frame(seq, o.opcode, o.payload))
+        else:                                     # 21, 22, 24: {"op": o.opcode, "seq": seq, "d": o.payload}
+            ws.send_json(...)
+    group.epoch, group.transition_id, group.members, group.leaf_index(user_id), group.rejected
+
+Simulated member (feed it what the gateway sends it; send back what it returns)::
+
+    member = SimulatedDaveMember(user_id, channel_id)
+    replies = member.handle(4, {"dave_protocol_version": 1})   # -> [(26, key_package)]
+    replies = member.handle(opcode, payload)      # ops 21, 22, 24 (dict d) and 25, 27, 29, 30 (bytes)
+    member.ready; frame = member.encrypt_opus(opus); opus = member.decrypt(sender_id, frame)
+
+Payload layouts are in ``payloads``; the MLS encoding (hand-written, no maintained Python MLS library exists)
+is in ``tls`` and ``mls``.
+"""
+
+from .group import DAVE_PROTOCOL_VERSION, DaveChannelGroup, Outgoing
+from .member import SimulatedDaveMember
+
+__all__ = ["DAVE_PROTOCOL_VERSION", "DaveChannelGroup", "Outgoing", "SimulatedDaveMember"]
