@@ -46,3 +46,47 @@ class Sender:
         self.timestamp = (self.timestamp + SAMPLES_PER_FRAME) & 0xFFFFFFFF
         self.counter += 1
         return encrypt_packet(self.mode, self.key, packet, self.counter)
+
+
+class DaveChannel:
+    """A real DAVE group: the simulator's gateway role plus ``davey`` sessions for every member."""
+
+    def __init__(self, channel_id: int = 5555) -> None:
+        from pandora_simulator.dave import DaveChannelGroup
+
+        self.group = DaveChannelGroup(channel_id)
+        self.channel_id = channel_id
+        self.members: dict = {}
+
+    def _pump(self, outgoing: list) -> None:
+        queue = list(outgoing)
+        while queue:
+            message = queue.pop(0)
+            member = self.members.get(message.user_id)
+            if member is None:
+                continue
+            for opcode, payload in member.handle(message.opcode, message.payload):
+                queue.extend(self.group.receive(message.user_id, opcode, payload))
+
+    def join(self, *user_ids: int) -> None:
+        """Members join (as the voice gateway would add them) and every pending transition executes."""
+        from pandora_simulator.dave import SimulatedDaveMember
+
+        for user_id in user_ids:
+            member = self.members[user_id] = SimulatedDaveMember(user_id, self.channel_id)
+            replies = member.handle(4, {"dave_protocol_version": self.group.protocol_version})
+            self._pump(self.group.connect(user_id))
+            for opcode, payload in replies:
+                self._pump(self.group.receive(user_id, opcode, payload))
+        self._pump(self.group.execute_pending_transition())
+
+    def leave(self, user_id: int) -> None:
+        del self.members[user_id]
+        self._pump(self.group.disconnect(user_id))
+        self._pump(self.group.execute_pending_transition())
+
+    def session(self, user_id: int):  # noqa: ANN201 - a davey.DaveSession
+        return self.members[user_id].session
+
+    def encrypt(self, user_id: int, opus: bytes) -> bytes:
+        return self.members[user_id].encrypt_opus(opus)
