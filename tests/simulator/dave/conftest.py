@@ -3,6 +3,7 @@ real davey sessions, exchanging messages through a FIFO the way a websocket per 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import struct
 from collections import deque
@@ -37,7 +38,7 @@ class LocalVoiceChannel:
         """A member identifies with DAVE support: the gateway sends op 4, then its connect() messages."""
         member = SimulatedDaveMember(user_id, self.group.channel_id)
         self.members[user_id] = member
-        self._queue.append(Sent("to_client", user_id, 4, {"dave_protocol_version": self.group.protocol_version}))
+        self.send_to(user_id, 4, {"dave_protocol_version": self.group.protocol_version})
         self._to_clients(self.group.connect(user_id))
         return member
 
@@ -47,6 +48,11 @@ class LocalVoiceChannel:
         self._to_clients(self.group.disconnect(user_id))
         return member
 
+    def add_client(self, user_id: int, client: Any) -> None:
+        """Put a client (anything with an async ``handle(opcode, payload)``, e.g. a discord.py adapter) in the
+        channel; the caller delivers its op 4 and calls ``group.connect`` itself, as a voice server would."""
+        self.members[user_id] = client
+
     def pump(self, until: Callable[[Sent], bool] | None = None) -> None:
         """Deliver queued messages in order (replies go to the back) until nothing is left, or until ``until``
         returns True for a message just delivered."""
@@ -54,17 +60,39 @@ class LocalVoiceChannel:
             if not self._queue:
                 return
             message = self._queue.popleft()
-            self.log.append(message)
-            if message.direction == "to_client":
-                member = self.members.get(message.user_id)
-                if member is not None:
-                    for opcode, payload in member.handle(message.opcode, message.payload):
-                        self._queue.append(Sent("to_server", message.user_id, opcode, payload))
-            else:
-                self._to_clients(self.group.receive(message.user_id, message.opcode, message.payload))
+            self._deliver(message, self._replies_of(message))
             if until is not None and until(message):
                 return
         raise AssertionError("DAVE message exchange did not settle")
+
+    async def pump_async(self) -> None:
+        """``pump`` for channels with async clients (their ``handle`` is a coroutine)."""
+        for _ in range(10_000):
+            if not self._queue:
+                return
+            message = self._queue.popleft()
+            replies = self._replies_of(message)
+            if asyncio.iscoroutine(replies):
+                replies = await replies
+            self._deliver(message, replies)
+        raise AssertionError("DAVE message exchange did not settle")
+
+    def _replies_of(self, message: Sent) -> Any:
+        member = self.members.get(message.user_id)
+        if message.direction == "to_client" and member is not None:
+            return member.handle(message.opcode, message.payload)
+        return []
+
+    def _deliver(self, message: Sent, replies: list[tuple[int, Any]]) -> None:
+        self.log.append(message)
+        if message.direction == "to_client":
+            self._queue.extend(Sent("to_server", message.user_id, op, payload) for op, payload in replies)
+        else:
+            self._to_clients(self.group.receive(message.user_id, message.opcode, message.payload))
+
+    def send_to(self, user_id: int, opcode: int, payload: dict[str, Any] | bytes) -> None:
+        """Queue a gateway message for one client (e.g. its op 4)."""
+        self._queue.append(Sent("to_client", user_id, opcode, payload))
 
     def _to_clients(self, outgoing: list[Any]) -> None:
         self._queue.extend(Sent("to_client", o.user_id, o.opcode, o.payload) for o in outgoing)
