@@ -1,0 +1,64 @@
+"""pandora-testenv: build the local control plane's binaries, start it, stop it.
+
+  pandora-testenv build [COMPONENT ...] [--force]   build (or reuse) pinned binaries in ~/.cache/pandora-testenv
+  pandora-testenv up --dir DIR                      start etcd, kube-apiserver, controller-manager, scheduler, kwok;
+                                                    writes DIR/kubeconfig; returns when the API and node are ready
+  pandora-testenv down --dir DIR                    stop everything `up` started under DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pandora_testenv.versions import COMPONENTS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pandora-testenv", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build (or reuse) the pinned binaries")
+    build.add_argument("components", nargs="*", metavar="COMPONENT", help=f"one of {', '.join(COMPONENTS)}")
+    build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    for name, text in (("up", "start the control plane"), ("down", "stop the control plane")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--dir", required=True, type=Path, help="state directory (kubeconfig, logs, pids)")
+    commands.choices["up"].add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        unknown = sorted(set(args.components) - set(COMPONENTS))
+        if unknown:
+            parser.error(f"unknown component(s) {', '.join(unknown)}; choose from {', '.join(COMPONENTS)}")
+        from pandora_testenv.build import main_build
+
+        return main_build(args.components or None, args.force)
+
+    from pandora_testenv.controlplane import MissingBinaries, down, up
+    from pandora_testenv.processes import StartError
+
+    if args.command == "up":
+        started = time.monotonic()
+        try:
+            plane = up(args.dir, timeout=args.timeout)
+        except (MissingBinaries, StartError) as error:
+            print(f"pandora-testenv up: {error}", file=sys.stderr)
+            return 1
+        print(f"control plane ready in {time.monotonic() - started:.1f} s: {plane.server}")
+        print(f"export KUBECONFIG={plane.kubeconfig}")
+        return 0
+    down(args.dir)
+    print(f"control plane under {args.dir} stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

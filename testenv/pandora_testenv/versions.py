@@ -1,0 +1,116 @@
+"""Pinned versions of every binary the local control plane is built from.
+
+Changing a version here changes the cache directory name, so the next `pandora-testenv build` rebuilds just that
+component and leaves the others cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GoComponent:
+    """One Go module, built in a wrapper module, producing one or more binaries."""
+
+    name: str
+    module: str
+    version: str
+    # binary name -> package path inside the module graph
+    binaries: dict[str, str]
+    tags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    # Version given to modules that the target's go.mod replaces with a local directory (a monorepo's own
+    # submodules); None means "the target's own version".
+    local_replace_version: str | None = None
+    # Extra environment for `go build` (e.g. GOEXPERIMENT); usually empty.
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+KUBERNETES_VERSION = "v1.37.2"
+ETCD_VERSION = "v3.6.16"
+KWOK_VERSION = "v0.8.0"
+HELM_VERSION = "v3.22.0"
+# The Python SDK is dapr==1.19.0; the proxy does not serve runtime v1.19.x, and an SDK talks to the previous
+# runtime minor (the gRPC API is additive), so the newest served v1.18 patch is used.
+DAPR_VERSION = "v1.18.3"
+
+
+def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags = []
+    # kube-apiserver derives its emulation/compatibility version from these; the default "v0.0.0-master"
+    # would make it refuse to start.
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+            f"-X {package}.buildDate=1970-01-01T00:00:00Z",
+        ]
+    return tuple(flags)
+
+
+def _staging_version(version: str) -> str:
+    # Kubernetes publishes its staging modules (k8s.io/api, ...) as v0.<minor>.<patch>.
+    _major, minor, patch = version.lstrip("v").split(".")
+    return f"v0.{minor}.{patch}"
+
+
+COMPONENTS: dict[str, GoComponent] = {
+    component.name: component
+    for component in (
+        GoComponent(
+            name="kubernetes",
+            module="k8s.io/kubernetes",
+            version=KUBERNETES_VERSION,
+            binaries={
+                "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+                "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+                "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+                "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+            },
+            ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
+            local_replace_version=_staging_version(KUBERNETES_VERSION),
+        ),
+        GoComponent(
+            name="etcd",
+            module="go.etcd.io/etcd/server/v3",
+            version=ETCD_VERSION,
+            binaries={"etcd": "go.etcd.io/etcd/server/v3"},
+            ldflags=(f"-X go.etcd.io/etcd/api/v3/version.GitSHA={ETCD_VERSION}",),
+        ),
+        GoComponent(
+            name="kwok",
+            module="sigs.k8s.io/kwok",
+            version=KWOK_VERSION,
+            binaries={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+            ldflags=(f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION}",),
+        ),
+        GoComponent(
+            name="helm",
+            module="helm.sh/helm/v3",
+            version=HELM_VERSION,
+            binaries={"helm": "helm.sh/helm/v3/cmd/helm"},
+            ldflags=(f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",),
+        ),
+        GoComponent(
+            name="daprd",
+            module="github.com/dapr/dapr",
+            version=DAPR_VERSION,
+            binaries={"daprd": "github.com/dapr/dapr/cmd/daprd"},
+            # Without a components build tag daprd registers no components and panics at start.
+            tags=("stablecomponents",),
+            ldflags=(f"-X github.com/dapr/dapr/pkg/buildinfo.version={DAPR_VERSION.lstrip('v')}",),
+        ),
+    )
+}
+
+BINARY_COMPONENT: dict[str, str] = {
+    binary: component.name for component in COMPONENTS.values() for binary in component.binaries
+}
