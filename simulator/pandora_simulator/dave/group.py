@@ -25,6 +25,13 @@ from .tls import DecodeError, Reader
 log = get_logger(__name__)
 
 DAVE_PROTOCOL_VERSION = 1
+# How long a gateway waits for op 23 before executing a transition anyway (DAVE: "or after a timeout"); the
+# server calls ``execute_pending_transition`` when it expires.
+TRANSITION_TIMEOUT_SECONDS = 2.0
+
+
+class StaleCommit(mls.InvalidMessage):
+    """A commit for another epoch than the group's (usually one that lost the race)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,16 @@ class DaveChannelGroup:
 
     def leaf_index(self, user_id: int) -> int | None:
         return self._leaves.index(user_id) if user_id in self._leaves else None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing in flight: every connected participant is in the group at the current epoch (or a lone
+        participant waits for company), no proposals are outstanding and no transition awaits execution."""
+        if self._transition is not None or any(p.recipients for p in self._proposals):
+            return False
+        if len(self._connected) <= 1:
+            return not self.established
+        return sorted(self._active()) == sorted(self._connected)
 
     @property
     def pending_transition_id(self) -> int | None:
@@ -194,6 +211,10 @@ class DaveChannelGroup:
     def _on_commit_welcome(self, user_id: int, payload: bytes) -> list[Outgoing]:
         try:
             commit, welcome, chosen = self._check_commit(user_id, payload)
+        except StaleCommit as exc:  # lost the race for this epoch: routine
+            self.rejected.append(f"user {user_id}: commit: {exc}")
+            log.debug("dave commit for a past epoch ignored", user_id=user_id, reason=str(exc))
+            return []
         except (mls.InvalidMessage, DecodeError) as exc:
             return self._refuse(user_id, f"commit: {exc}")
         out = self.execute_pending_transition()
@@ -237,7 +258,7 @@ class DaveChannelGroup:
         if commit.group_id != mls.group_id(self.channel_id):
             raise mls.InvalidMessage("commit is for another group")
         if commit.epoch != self.epoch:
-            raise mls.InvalidMessage(f"commit is for epoch {commit.epoch}, group is at {self.epoch}")
+            raise StaleCommit(f"commit is for epoch {commit.epoch}, group is at {self.epoch}")
         expected_leaf = self.leaf_index(user_id) if self.established else 0
         if user_id in self._stale or expected_leaf is None or commit.committer_leaf != expected_leaf:
             raise mls.InvalidMessage("committer is not a current member at that leaf")

@@ -39,13 +39,13 @@ class LocalVoiceChannel:
         member = SimulatedDaveMember(user_id, self.group.channel_id)
         self.members[user_id] = member
         self.send_to(user_id, 4, {"dave_protocol_version": self.group.protocol_version})
-        self._to_clients(self.group.connect(user_id))
+        self.from_gateway(self.group.connect(user_id))
         return member
 
     def leave(self, user_id: int) -> SimulatedDaveMember:
         member = self.members.pop(user_id)
         self._queue = deque(m for m in self._queue if m.user_id != user_id or m.direction == "to_server")
-        self._to_clients(self.group.disconnect(user_id))
+        self.from_gateway(self.group.disconnect(user_id))
         return member
 
     def add_client(self, user_id: int, client: Any) -> None:
@@ -88,13 +88,13 @@ class LocalVoiceChannel:
         if message.direction == "to_client":
             self._queue.extend(Sent("to_server", message.user_id, op, payload) for op, payload in replies)
         else:
-            self._to_clients(self.group.receive(message.user_id, message.opcode, message.payload))
+            self.from_gateway(self.group.receive(message.user_id, message.opcode, message.payload))
 
     def send_to(self, user_id: int, opcode: int, payload: dict[str, Any] | bytes) -> None:
         """Queue a gateway message for one client (e.g. its op 4)."""
         self._queue.append(Sent("to_client", user_id, opcode, payload))
 
-    def _to_clients(self, outgoing: list[Any]) -> None:
+    def from_gateway(self, outgoing: list[Any]) -> None:
         self._queue.extend(Sent("to_client", o.user_id, o.opcode, o.payload) for o in outgoing)
 
     def sent(self, direction: str, opcode: int, user_id: int | None = None) -> list[Sent]:

@@ -99,11 +99,12 @@ def session_description(channel) -> dict[str, Any]:
 async def join_bot(channel, bot) -> None:
     channel.add_client(BOT, bot)
     channel.send_to(BOT, 4, session_description(channel))
-    channel._to_clients(channel.group.connect(BOT))
+    channel.from_gateway(channel.group.connect(BOT))
     await channel.pump_async()
 
 
 def assert_in_group(channel) -> None:
+    assert channel.group.settled
     assert sorted(channel.group.members) == sorted(channel.members)
     for user, member in channel.members.items():
         assert member.ready, user
@@ -145,7 +146,7 @@ async def test_discordpy_client_through_joins_leaves_and_resets(channel, bot, op
 
     # A re-key that makes the bot start over (op 24, epoch 1): it sends a new key package and is re-added.
     epoch = channel.group.epoch
-    channel._to_clients(channel.group.force_epoch_change(BOT))
+    channel.from_gateway(channel.group.force_epoch_change(BOT))
     await channel.pump_async()
     assert channel.group.epoch > epoch
     assert_in_group(channel)

@@ -23,6 +23,7 @@ def assert_consistent(channel) -> None:
     """Every member is ready at the gateway's epoch, sees the gateway's member list, and sits at the leaf the
     gateway tracked for it."""
     group = channel.group
+    assert group.settled
     assert sorted(group.members) == sorted(channel.members)
     for user, member in channel.members.items():
         assert member.ready, user
@@ -142,8 +143,7 @@ def test_forced_epoch_change_keeps_audio_flowing(channel, opus_tone, recreate):
     form_group(channel, A, B, C)
     before = channel.members[A].session.get_epoch_authenticator()
 
-    for o in channel.group.force_epoch_change(recreate=recreate):
-        channel._to_clients([o])
+    channel.from_gateway(channel.group.force_epoch_change(recreate=recreate))
     channel.pump()
 
     assert channel.members[A].session.get_epoch_authenticator() != before
@@ -208,6 +208,24 @@ def test_gateway_refuses_commits_it_did_not_ask_for(channel):
     assert channel.group.epoch == epoch + 1
     # The same commit again is for a past epoch now.
     assert channel.group.receive(B, payloads.COMMIT_WELCOME, commit.commit + commit.welcome) == []
+
+
+def test_transition_executes_on_timeout_when_a_member_never_reports_ready(channel, opus_tone):
+    form_group(channel, A, B)
+    joiner = channel.join(C)
+    handle = joiner.handle
+    joiner.handle = lambda op, payload: [r for r in handle(op, payload) if r[0] != payloads.READY_FOR_TRANSITION]
+    channel.pump()
+
+    transition = channel.group.pending_transition_id
+    assert transition is not None and not channel.group.settled
+    assert not channel.sent("to_client", payloads.EXECUTE_TRANSITION, C)
+
+    out = channel.group.execute_pending_transition()  # what the server does when its ready-timeout expires
+    assert {(o.user_id, o.opcode) for o in out} == {(u, payloads.EXECUTE_TRANSITION) for u in (A, B, C)}
+    assert all(o.payload == {"transition_id": transition} for o in out)
+    assert channel.group.settled
+    channel.assert_audio_flows(opus_tone)
 
 
 def test_varint_lengths_match_rfc_9420_examples():
