@@ -88,6 +88,7 @@ class DaveChannelGroup:
         self._connected: list[int] = []
         self._leaves: list[int | None] = []  # leaf index -> user id
         self._key_packages: dict[int, mls.KeyPackage] = {}  # pending members' latest key packages
+        self._signature_keys: dict[int, bytes] = {}  # member -> leaf signature key it joined with
         self._stale: set[int] = set()  # members whose leaf must go (they reset their MLS state); re-added later
         self._proposals: list[_Proposal] = []  # in flight in the current epoch
         self._transition: _Transition | None = None
@@ -221,7 +222,8 @@ class DaveChannelGroup:
         senders = [user_id] if not self.established else self._active()
         if not self.established:
             self._leaves = [user_id]
-            self._key_packages.pop(user_id, None)
+            own = self._key_packages.pop(user_id, None)
+            self._signature_keys = {user_id: own.leaf.signature_key} if own else {}
         # RFC 9420 §12.3: removes are applied before adds; each add takes the leftmost blank leaf.
         for proposal in chosen:
             if not proposal.is_add and proposal.leaf is not None:
@@ -232,6 +234,7 @@ class DaveChannelGroup:
             if proposal.key_package is not None:
                 self._place(proposal.user_id)
                 added.append(proposal.key_package)
+                self._signature_keys[proposal.user_id] = proposal.key_package.leaf.signature_key
                 self._key_packages.pop(proposal.user_id, None)
         while self._leaves and self._leaves[-1] is None:
             self._leaves.pop()
@@ -269,8 +272,10 @@ class DaveChannelGroup:
         by_ref = {p.signed.ref: p for p in self._proposals if user_id in p.recipients}
         if len(set(commit.proposal_refs)) != len(commit.proposal_refs) or set(commit.proposal_refs) != set(by_ref):
             raise mls.InvalidMessage("commit does not reference exactly the proposals sent to the committer")
-        if commit.path_leaf is not None and commit.path_leaf.identity != mls.user_identity(user_id):
-            raise mls.InvalidMessage("commit changes the committer's credential")
+        if commit.path_leaf is not None:
+            known_key = self._signature_keys.get(user_id, commit.path_leaf.signature_key)
+            if commit.path_leaf.identity != mls.user_identity(user_id) or commit.path_leaf.signature_key != known_key:
+                raise mls.InvalidMessage("commit changes the committer's credential or signature key")
         chosen = [by_ref[ref] for ref in commit.proposal_refs]
         for proposal in chosen:
             if proposal.key_package is None:
@@ -360,10 +365,10 @@ class DaveChannelGroup:
         if self.established:
             removing = {p.leaf for p in self._proposals if not p.is_add}
             for leaf, user in enumerate(self._leaves):
-                gone = user is not None and (user not in self._connected or user in self._stale)
-                if gone and leaf not in removing:
-                    signed = self._sign(mls.remove_proposal(leaf))
-                    new.append(_Proposal(signed, user_id=user, leaf=leaf))  # type: ignore[arg-type]
+                if user is None or leaf in removing:
+                    continue
+                if user not in self._connected or user in self._stale:
+                    new.append(_Proposal(self._sign(mls.remove_proposal(leaf)), user_id=user, leaf=leaf))
         adding = {p.user_id for p in self._proposals if p.is_add}
         for user in self._connected:
             key_package = self._key_packages.get(user)

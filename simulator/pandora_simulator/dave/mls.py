@@ -141,6 +141,7 @@ class LeafNode:
     signature_key: bytes
     credential_type: int
     identity: bytes
+    lifetime: tuple[int, int] | None  # (not_before, not_after) of a key package's leaf
 
 
 def _read_leaf_node(r: Reader) -> tuple[LeafNode, bytes, bytes]:
@@ -155,8 +156,9 @@ def _read_leaf_node(r: Reader) -> tuple[LeafNode, bytes, bytes]:
     for _ in range(5):  # capabilities: versions, cipher_suites, extensions, proposals, credentials
         r.opaque()
     source = r.u8()
+    lifetime = None
     if source == LEAF_SOURCE_KEY_PACKAGE:
-        r.take(16)  # lifetime: not_before, not_after
+        lifetime = (r.u64(), r.u64())
     elif source == LEAF_SOURCE_COMMIT:
         r.opaque()  # parent_hash
     elif source != LEAF_SOURCE_UPDATE:
@@ -164,7 +166,7 @@ def _read_leaf_node(r: Reader) -> tuple[LeafNode, bytes, bytes]:
     r.opaque()  # extensions
     tbs = r.data[start : r.offset]
     signature = r.opaque()
-    return LeafNode(signature_key, credential_type, identity), tbs, signature
+    return LeafNode(signature_key, credential_type, identity, lifetime), tbs, signature
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ def parse_key_package_message(message: bytes) -> KeyPackage:
         raise InvalidMessage(f"malformed KeyPackage: {exc}") from exc
     if len(leaf.identity) != 8:
         raise InvalidMessage("basic credential identity is not a u64 user id")
+    if leaf.lifetime != (0, 2**64 - 1):
+        raise InvalidMessage(f"key package lifetime {leaf.lifetime} is not the maximum span DAVE requires")
     if not verify_with_label(leaf.signature_key, "LeafNodeTBS", leaf_tbs, leaf_signature):
         raise InvalidMessage("KeyPackage leaf node signature does not verify")
     if not verify_with_label(leaf.signature_key, "KeyPackageTBS", tbs, signature):

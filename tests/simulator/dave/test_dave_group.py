@@ -236,3 +236,22 @@ def test_varint_lengths_match_rfc_9420_examples():
     assert encode_varint(494878333) == bytes.fromhex("9d7f3e7d")
     for n in (0, 63, 64, 16383, 16384, (1 << 30) - 1):
         assert Reader(encode_varint(n)).varint() == n
+
+
+def test_gateway_refuses_key_packages_it_cannot_trust(channel):
+    channel.group.connect(A)
+    channel.group.connect(B)
+    others = davey.DaveSession(1, B, channel.group.channel_id).get_serialized_key_package()
+    own = davey.DaveSession(1, A, channel.group.channel_id).get_serialized_key_package()
+    tampered = own[:-1] + bytes([own[-1] ^ 0x01])  # inside the key package's signature
+
+    assert channel.group.receive(A, payloads.KEY_PACKAGE, others) == []
+    assert channel.group.receive(A, payloads.KEY_PACKAGE, tampered) == []
+    assert channel.group.receive(A, payloads.KEY_PACKAGE, own[:100]) == []
+    reasons = [r.split(": ", 2)[2] for r in channel.group.rejected]
+    assert reasons[:2] == [f"key package is for user {B}", "KeyPackage signature does not verify"]
+    assert reasons[2].startswith("malformed KeyPackage")
+    assert len(reasons) == 3
+    # The genuine one is proposed to the other pending member.
+    out = channel.group.receive(A, payloads.KEY_PACKAGE, own)
+    assert [(o.user_id, o.opcode) for o in out] == [(B, payloads.PROPOSALS)]
