@@ -1,0 +1,61 @@
+"""What clients did, as the simulator saw it: the log tests and demos assert against."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    """A channel message a bot created or edited over REST (``action`` is "create" or "edit")."""
+
+    action: str
+    message_id: int
+    channel_id: int
+    author_id: int
+    content: str
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InteractionResponse:
+    """A bot's answer to an interaction: "callback" (with Discord's callback ``type``), "followup" or
+    "edit_original"."""
+
+    action: str
+    interaction_id: int
+    command: str
+    channel_id: int
+    author_id: int
+    content: str
+    type: int | None = None
+    ephemeral: bool = False
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VoiceStateRequest:
+    """A gateway op 4 a bot sent (``channel_id`` None means leave)."""
+
+    user_id: int
+    guild_id: int
+    channel_id: int | None
+    self_mute: bool
+    self_deaf: bool
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class ReceivedAudio:
+    """One RTP packet a real client sent, transport-decrypted: ``frame`` still carries the DAVE layer if any."""
+
+    user_id: int
+    channel_id: int
+    ssrc: int
+    sequence: int
+    timestamp: int
+    frame: bytes
+    at: float = field(default_factory=time.monotonic)

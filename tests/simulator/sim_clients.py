@@ -1,0 +1,141 @@
+"""Unmodified discord.py clients configured only by the connection contract, and ways to look at what they receive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import threading
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import discord
+import nacl.bindings
+from discord.voice_state import VoiceConnectionState
+
+from pandora.discord_connection import DiscordConnection
+from pandora_simulator import DiscordSimulator, SimBot, SimGuild
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running_client(
+    sim: DiscordSimulator, bot: SimBot, guilds: list[SimGuild], *, client: discord.Client | None = None,
+    message_content: bool = True,
+) -> AsyncIterator[discord.Client]:
+    """A discord.Client logged in with the bot's token via the connection contract, its guilds cached."""
+    env = sim.connection_env(bot)
+    kwargs = DiscordConnection.from_env(env).apply()
+    if client is None:
+        intents = discord.Intents.default()
+        intents.message_content = message_content
+        client = discord.Client(intents=intents, **kwargs)
+    await client.login(env["PANDORA_TOKEN"])
+    runner = asyncio.create_task(client.connect(reconnect=False))
+    try:
+        await wait_for(lambda: all(client.get_guild(g.id) is not None for g in guilds), what="GUILD_CREATE")
+        yield client
+    finally:
+        for vc in list(client.voice_clients):
+            with contextlib.suppress(Exception):
+                await vc.disconnect(force=True)
+        await client.close()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+
+
+class TappedVoiceClient(discord.VoiceClient):
+    """A VoiceClient using only discord.py's documented extension points: the websocket hook (op 5 SSRC map)
+    and the raw UDP socket listener. The test decrypts what arrives the way a receiver must."""
+
+    def __init__(self, client: discord.Client, channel: Any) -> None:
+        super().__init__(client, channel)
+        self.ssrc_users: dict[int, int] = {}
+        self.datagrams: list[bytes] = []
+        self._lock = threading.Lock()
+        self._connection.add_socket_listener(self._on_datagram)
+
+    def create_connection_state(self) -> VoiceConnectionState:
+        return VoiceConnectionState(self, hook=self._hook)
+
+    async def _hook(self, ws: Any, message: dict[str, Any]) -> None:
+        if message.get("op") == 5 and "user_id" in message.get("d", {}):
+            self.ssrc_users[int(message["d"]["ssrc"])] = int(message["d"]["user_id"])
+
+    def _on_datagram(self, data: bytes) -> None:
+        with self._lock:
+            self.datagrams.append(data)
+
+    def decrypted_frames(self) -> dict[int, list[bytes]]:
+        """user id -> Opus frames: transport-decrypted (xchacha rtpsize), padding/extension stripped, then DAVE."""
+        key = bytes(self._connection.secret_key)
+        dave = self._connection.dave_session
+        frames: dict[int, list[bytes]] = defaultdict(list)
+        with self._lock:
+            datagrams = list(self.datagrams)
+        for data in datagrams:
+            if len(data) < 12 or 200 <= data[1] <= 204 or data[1] & 0x7F != 0x78:
+                continue
+            ssrc = struct.unpack_from(">I", data, 8)[0]
+            user_id = self.ssrc_users.get(ssrc)
+            if user_id is None:
+                continue
+            header_length = 12 + 4 * (data[0] & 0x0F)
+            extension_words = 0
+            if data[0] & 0x10:
+                extension_words = struct.unpack_from(">H", data, header_length + 2)[0]
+                header_length += 4
+            nonce = data[-4:] + bytes(20)
+            body = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                data[header_length:-4], data[:header_length], nonce, key
+            )
+            payload = body[4 * extension_words:]
+            if data[0] & 0x20:
+                payload = payload[: -payload[-1]]
+            if dave is not None and dave.ready:
+                try:
+                    payload = dave.decrypt(user_id, discord_media_audio(), payload)
+                except ValueError:
+                    continue
+            frames[user_id].append(bytes(payload))
+        return frames
+
+
+def discord_media_audio() -> Any:
+    import davey
+
+    return davey.MediaType.audio
+
+
+def silence_source(seconds: float) -> discord.AudioSource:
+    """PCM silence for vc.play (FFmpeg-free): discord.py Opus-encodes it and sends real packets."""
+    import io
+
+    return discord.PCMAudio(io.BytesIO(bytes(3840 * round(seconds / 0.02))))
+
+
+def tone_source(frequency: float, seconds: float) -> discord.AudioSource:
+    import io
+    import math
+
+    samples = []
+    for n in range(round(seconds * 48000)):
+        value = int(9000 * math.sin(2 * math.pi * frequency * n / 48000))
+        samples.extend((value, value))
+    return discord.PCMAudio(io.BytesIO(struct.pack(f"<{len(samples)}h", *samples)))
+
+
+async def play(vc: discord.VoiceClient, source: discord.AudioSource, timeout: float = 10.0) -> None:
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    vc.play(source, after=lambda _error: loop.call_soon_threadsafe(done.set))
+    await asyncio.wait_for(done.wait(), timeout)

@@ -1,0 +1,73 @@
+"""Voice: an unmodified discord.py client joins, sends and receives audio through the simulator's SFU."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+from sim_clients import TappedVoiceClient, play, running_client, tone_source, wait_for
+
+from pandora_simulator import DiscordSimulator, dominant_tone
+from pandora_simulator.audio import tone_for
+
+
+@pytest.fixture
+async def plain_sim() -> object:
+    async with DiscordSimulator(dave=False) as simulator:
+        yield simulator
+
+
+async def test_transport_only_call_carries_audio_both_ways(plain_sim: DiscordSimulator) -> None:
+    sim = plain_sim
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    voice = guild.create_voice_channel("General")
+    alice = guild.add_member("alice")
+    await alice.join_voice(voice)
+    async with running_client(sim, bot, [guild]) as client:
+        vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
+        assert isinstance(vc, TappedVoiceClient) and vc.is_connected()
+        assert sim.voice_state_log[-1].channel_id == voice.id
+        sent = await alice.speak(seconds=0.4, realtime=False)
+        await wait_for(lambda: len(vc.decrypted_frames().get(alice.id, [])) == len(sent), what="alice's audio")
+        assert vc.decrypted_frames()[alice.id] == sent
+        assert dominant_tone(sent) == tone_for(alice.index)
+
+        await play(vc, tone_source(880.0, 0.5))
+        await wait_for(lambda: len(alice.received_audio[bot.id]) >= 25, what="the bot's audio at alice")
+        assert dominant_tone(alice.received_audio[bot.id], candidates=[440.0, 880.0, 1320.0]) == 880.0
+        logged = [entry for entry in sim.audio_log if entry.user_id == bot.id]
+        assert [entry.frame for entry in logged] == alice.received_audio[bot.id]
+        await vc.disconnect()
+        await wait_for(lambda: guild.voice_channel_of(bot.id) is None, what="voice state cleared")
+        assert sim.voice_state_log[-1].channel_id is None
+
+
+async def test_members_joining_and_leaving_show_up_as_voice_states(plain_sim: DiscordSimulator) -> None:
+    sim = plain_sim
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    general, other = guild.create_voice_channel("General"), guild.create_voice_channel("Other")
+    alice = guild.add_member("alice")
+    async with running_client(sim, bot, [guild]) as client:
+        cached = client.get_guild(guild.id)
+        await alice.join_voice(general)
+        await wait_for(lambda: [m.id for m in cached.get_channel(general.id).members] == [alice.id], what="join")
+        await alice.move_voice(other)
+        await wait_for(lambda: [m.id for m in cached.get_channel(other.id).members] == [alice.id], what="move")
+        assert cached.get_channel(general.id).members == []
+        await alice.leave_voice()
+        await wait_for(lambda: cached.get_channel(other.id).members == [], what="leave")
+
+
+async def test_client_op5_maps_ssrc_before_audio(plain_sim: DiscordSimulator) -> None:
+    sim = plain_sim
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    voice = guild.create_voice_channel("General")
+    alice = guild.add_member("alice")
+    async with running_client(sim, bot, [guild]) as client:
+        vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
+        await alice.join_voice(voice)
+        await alice.speak(seconds=0.1, realtime=False)
+        await wait_for(lambda: alice.id in vc.ssrc_users.values(), what="op 5 for alice")
+        assert isinstance(vc, discord.VoiceClient)
