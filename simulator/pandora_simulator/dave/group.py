@@ -332,6 +332,20 @@ class DaveChannelGroup:
             raise ValueError(f"user {target} is not an active group member")
         return [Outgoing(target, payloads.PREPARE_EPOCH, prepare), *self._member_reset(target)]
 
+    def forged_proposal(self, user_id: int) -> Outgoing:
+        """Test fault: an op 27 for ``user_id`` proposing to remove its own leaf, signed with a key that is not the
+        external sender's. davey refuses it (``ValueError ... InvalidSignature``); the group state is untouched.
+
+        Caution: discord.py 2.7.1 does not catch that error, so its voice websocket loop ends; send this to
+        simulated members only unless that is the behaviour under test.
+        """
+        leaf = self.leaf_index(user_id)
+        if leaf is None:
+            raise ValueError(f"user {user_id} has no leaf to target")
+        impostor = ec.generate_private_key(ec.SECP256R1())
+        forged = mls.external_proposal(impostor, self.channel_id, self.epoch, mls.remove_proposal(leaf))
+        return Outgoing(user_id, payloads.PROPOSALS, payloads.proposals_append([forged.message]))
+
     # --- internals ---
 
     def _active(self) -> list[int]:

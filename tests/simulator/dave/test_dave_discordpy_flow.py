@@ -176,3 +176,15 @@ async def test_discordpy_client_recovers_from_a_bad_welcome(channel, bot, opus_t
     assert sent_by_bot[:3] == [payloads.KEY_PACKAGE, payloads.INVALID_COMMIT_WELCOME, payloads.KEY_PACKAGE]
     assert_in_group(channel)
     channel.assert_audio_flows(opus_tone)
+
+
+async def test_discordpy_client_rejects_a_proposal_signed_with_the_wrong_key(channel, bot):
+    channel.join(A)
+    await channel.pump_async()
+    await join_bot(channel, bot)
+    forged = channel.group.forged_proposal(BOT)
+
+    # davey refuses it; discord.py 2.7.1 does not catch the error (its voice websocket loop would end).
+    with pytest.raises(ValueError, match="InvalidSignature"):
+        await bot.handle(forged.opcode, forged.payload)
+    assert bot.ready and bot.state.dave_session.epoch == channel.group.epoch

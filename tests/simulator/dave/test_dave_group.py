@@ -101,15 +101,14 @@ def test_proposal_signed_with_the_wrong_key_is_rejected_by_davey(channel):
     assert session.process_proposals(append, opaque(genuine.message)) is not None
 
 
-def test_wrong_key_proposal_through_member_handle_is_recorded_and_ignored(channel):
+def test_forged_proposal_fault_is_refused_by_the_member_and_changes_nothing(channel, opus_tone):
     form_group(channel, A, B)
     member = channel.members[A]
-    wrong_key = ec.generate_private_key(ec.SECP256R1())
-    forged = mls.external_proposal(wrong_key, channel.group.channel_id, channel.group.epoch, mls.remove_proposal(1))
-    body = bytes([payloads.PROPOSALS_APPEND]) + opaque(forged.message)
-    assert member.handle(payloads.PROPOSALS, body) == []
+    forged = channel.group.forged_proposal(A)
+    assert member.handle(forged.opcode, forged.payload) == []
     assert any("InvalidSignature" in e for e in member.errors)
-    assert member.ready and member.epoch == channel.group.epoch
+    assert_consistent(channel)
+    channel.assert_audio_flows(opus_tone)
 
 
 def test_bad_commit_triggers_op31_recovery_and_everyone_ends_up_in_the_group(channel, opus_tone):
