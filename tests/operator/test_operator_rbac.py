@@ -1,0 +1,111 @@
+"""Least privilege: what the chart's ServiceAccounts may and may not do (`kubectl auth can-i`)."""
+
+from __future__ import annotations
+
+import pytest
+from recording_helpers import CHART, apply_rbac, render_chart
+
+pytestmark = pytest.mark.timeout(120)
+
+OPERATOR_CAN = [
+    ("list", "recordings.pandora.dev"),
+    ("watch", "recordings.pandora.dev"),
+    ("get", "recordings.pandora.dev"),
+    ("patch", "recordings.pandora.dev"),
+    ("patch", "recordings.pandora.dev/status"),
+    ("update", "recordings.pandora.dev/finalizers"),
+    ("create", "pods"),
+    ("delete", "pods"),
+    ("list", "pods"),
+    ("watch", "pods"),
+    ("create", "events"),
+    ("get", "secret/pandora-bots"),
+]
+OPERATOR_CANNOT = [
+    ("create", "recordings.pandora.dev"),
+    ("delete", "recordings.pandora.dev"),
+    ("update", "recordings.pandora.dev"),
+    ("get", "secret/other-secret"),
+    ("list", "secrets"),
+    ("update", "secret/pandora-bots"),
+    ("create", "pods/exec"),
+    ("get", "pods/log"),
+    ("patch", "pods"),
+    ("update", "pods"),
+    ("create", "deployments.apps"),
+    ("create", "roles.rbac.authorization.k8s.io"),
+    ("create", "rolebindings.rbac.authorization.k8s.io"),
+    ("create", "serviceaccounts/token"),
+    ("delete", "events"),
+    ("list", "configmaps"),
+]
+RECORDER_CAN = [("get", "recordings.pandora.dev/status"), ("patch", "recordings.pandora.dev/status")]
+RECORDER_CANNOT = [
+    ("get", "recordings.pandora.dev"),
+    ("list", "recordings.pandora.dev"),
+    ("patch", "recordings.pandora.dev"),
+    ("update", "recordings.pandora.dev/status"),
+    ("delete", "recordings.pandora.dev"),
+    ("get", "secret/pandora-bots"),
+    ("list", "pods"),
+    ("create", "pods"),
+    ("create", "events"),
+]
+
+
+def _can(kube_cluster, namespace: str, account: str, verb: str, resource: str, in_namespace: str) -> bool:
+    result = kube_cluster.kubectl(
+        "auth", "can-i", verb, resource, "-n", in_namespace, f"--as=system:serviceaccount:{namespace}:{account}"
+    )
+    assert result.stdout.strip() in ("yes", "no"), result.stderr
+    return result.stdout.strip() == "yes"
+
+
+def _matrix(kube_cluster, namespace, account, rules, in_namespace=None):
+    return {f"{verb} {resource}": _can(kube_cluster, namespace, account, verb, resource, in_namespace or namespace)
+            for verb, resource in rules}
+
+
+def test_operator_service_account_can_do_its_job_and_nothing_more(kube_cluster, namespace, recording_crd):
+    apply_rbac(kube_cluster, namespace)
+    assert _matrix(kube_cluster, namespace, "pandora-operator", OPERATOR_CAN) == dict.fromkeys(
+        (f"{v} {r}" for v, r in OPERATOR_CAN), True
+    )
+    assert _matrix(kube_cluster, namespace, "pandora-operator", OPERATOR_CANNOT) == dict.fromkeys(
+        (f"{v} {r}" for v, r in OPERATOR_CANNOT), False
+    )
+    # Namespaced install: nothing at all outside its namespace.
+    assert _matrix(kube_cluster, namespace, "pandora-operator", OPERATOR_CAN, in_namespace="kube-system") == (
+        dict.fromkeys((f"{v} {r}" for v, r in OPERATOR_CAN), False)
+    )
+    assert not _can(kube_cluster, namespace, "pandora-operator", "list", "nodes", namespace)
+    assert not _can(kube_cluster, namespace, "pandora-operator", "list", "customresourcedefinitions", namespace)
+
+
+def test_recorder_service_account_may_only_report_status(kube_cluster, namespace, recording_crd):
+    apply_rbac(kube_cluster, namespace)
+    assert _matrix(kube_cluster, namespace, "pandora-recorder", RECORDER_CAN) == dict.fromkeys(
+        (f"{v} {r}" for v, r in RECORDER_CAN), True
+    )
+    assert _matrix(kube_cluster, namespace, "pandora-recorder", RECORDER_CANNOT) == dict.fromkeys(
+        (f"{v} {r}" for v, r in RECORDER_CANNOT), False
+    )
+
+
+def test_chart_renders_a_single_recreate_operator_with_liveness_and_the_crd_from_crds(kube_cluster, namespace):
+    docs = render_chart(kube_cluster, namespace, "discord.bots.alpha=x-token", "operator.clusterWide=true")
+    kinds = sorted(doc["kind"] for doc in docs)
+    assert kinds == sorted(
+        ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Secret", "ServiceAccount",
+         "ServiceAccount"]
+    )
+    (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert "--all-namespaces" in container["args"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # `helm install` installs crds/ first; it is the repository's crds/ folder through a symlink.
+    shown = kube_cluster.helm("show", "crds", str(CHART))
+    assert shown.returncode == 0, shown.stderr
+    assert "name: recordings.pandora.dev" in shown.stdout
