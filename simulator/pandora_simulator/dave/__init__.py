@@ -39,7 +39,7 @@ as tests/simulator/dave/conftest.py does) rather than feeding replies back recur
 (op 29) to a member before it got the proposals (op 27) sent to it earlier fails with op 31.
 
 Payload layouts are in ``payloads``; the MLS encoding (hand-written, no maintained Python MLS library exists)
-is in ``tls`` and ``mls``.
+is in ``encoding`` and ``mls``.
 """
 
 from .group import DAVE_PROTOCOL_VERSION, TRANSITION_TIMEOUT_SECONDS, DaveChannelGroup, Outgoing

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pandora.logging import get_logger
 
 from . import mls, payloads
-from .tls import DecodeError, Reader
+from .encoding import DecodeError, Reader
 
 log = get_logger(__name__)
 

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .tls import DecodeError, Reader, opaque, u8, u16, u32, u64
+from .encoding import DecodeError, Reader, opaque, u8, u16, u32, u64
 
 MLS_10 = 1
 CIPHERSUITE_P256 = 2

@@ -1,5 +1,5 @@
 """DAVE voice-gateway opcodes and the payload layouts of the binary ones (DAVE protocol 1.1, "Voice Gateway
-Opcodes"). Vectors use the MLS variable-size length header (see ``tls``).
+Opcodes"). Vectors use the MLS variable-size length header (see ``encoding``).
 
 Binary websocket frames: server -> client ``u16 seq (BE) | u8 opcode | payload``; client -> server
 ``u8 opcode | payload``. ``payload`` below is what follows the opcode:
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import struct
 
-from .tls import DecodeError, Reader, opaque, u8, u16
+from .encoding import DecodeError, Reader, opaque, u8, u16
 
 PREPARE_TRANSITION = 21
 EXECUTE_TRANSITION = 22

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pandora_simulator.dave import mls, payloads
-from pandora_simulator.dave.tls import Reader, opaque
+from pandora_simulator.dave.encoding import Reader, opaque
 
 A, B, C, D, E = 1001, 1002, 1003, 1004, 1005
 
@@ -228,7 +228,7 @@ def test_transition_executes_on_timeout_when_a_member_never_reports_ready(channe
 
 
 def test_varint_lengths_match_rfc_9420_examples():
-    from pandora_simulator.dave.tls import encode_varint
+    from pandora_simulator.dave.encoding import encode_varint
 
     assert encode_varint(37) == bytes.fromhex("25")
     assert encode_varint(15293) == bytes.fromhex("7bbd")
