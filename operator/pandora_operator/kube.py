@@ -32,8 +32,9 @@ async def connect(max_connections: int = 32) -> client.ApiClient:
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
-        self.core = client.CoreV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
+        # Typed as Any: with _preload_content=False these return raw responses, which the stubs do not know.
+        self.core: Any = client.CoreV1Api(api)
+        self.custom: Any = client.CustomObjectsApi(api)
 
     async def close(self) -> None:
         await self.api.close()

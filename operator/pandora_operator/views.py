@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import kopf
+
 from pandora_operator.model import (
     API_VERSION,
     KIND,
@@ -41,13 +43,13 @@ class RecordingView:
             status=copy.deepcopy(dict(body.get("status") or {})),
         )
 
-    def reference(self) -> dict[str, Any]:
-        """Enough of the object for kopf to post Events about it."""
-        return {
+    def reference(self) -> kopf.Body:
+        """Enough of the object for kopf to post Events about it and to own pods."""
+        return kopf.Body({
             "apiVersion": API_VERSION,
             "kind": KIND,
             "metadata": {"name": self.key.name, "namespace": self.key.namespace, "uid": self.uid},
-        }
+        })  # type: ignore[typeddict-item]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,17 +10,16 @@ from typing import Any
 
 import kopf
 
-from pandora_operator.handlers.indexes import persisted_claims, pods_of
+from pandora_operator.handlers.indexes import indexes, persisted_claims, pods_of
 from pandora_operator.model import GROUP, PLURAL, VERSION
 from pandora_operator.reconcile import Context, reconcile
 from pandora_operator.views import RecordingView
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-async def recording_deleted(
-    body: kopf.Body, memo: kopf.Memo, recorder_pods: kopf.Index, recording_views: kopf.Index, **_: Any
-) -> None:
+async def recording_deleted(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     context: Context = memo.context
+    recording_views, recorder_pods = indexes(kwargs)
     view = RecordingView.from_body(body)
     pods = pods_of(recorder_pods, view.key.namespace, view.key.name)
     phase = await reconcile(context, view, pods, lambda: persisted_claims(recording_views))

@@ -17,13 +17,18 @@ from pandora_operator.views import PodView, RecordingView
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def recording_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict:
+def recording_views(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict:
     return {(namespace, name): RecordingView.from_body(body)}
 
 
 @kopf.index("v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY})
-def recorder_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict:
+def recorder_pods(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict:
     return {(namespace, labels.get(LABEL_RECORDING, "")): PodView.from_body(body)}
+
+
+def indexes(kwargs: dict[str, Any]) -> tuple[kopf.Index, kopf.Index]:
+    """The two indexes, as kopf passes them to every handler (by the indexing functions' names)."""
+    return kwargs["recording_views"], kwargs["recorder_pods"]
 
 
 def pods_of(index: kopf.Index, namespace: str, name: str) -> list[PodView]:

@@ -6,24 +6,19 @@ from typing import Any
 
 import kopf
 
-from pandora_operator.handlers.indexes import persisted_claims, pods_of, view_of
+from pandora_operator.handlers.indexes import indexes, persisted_claims, pods_of, view_of
 from pandora_operator.model import LABEL_MANAGED_BY, LABEL_RECORDING, MANAGED_BY
 from pandora_operator.reconcile import Context, reconcile
 
 
 @kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY})
 async def recorder_pod_changed(
-    namespace: str,
-    name: str,
-    labels: kopf.Labels,
-    memo: kopf.Memo,
-    recorder_pods: kopf.Index,
-    recording_views: kopf.Index,
-    logger: kopf.Logger,
-    **_: Any,
+    namespace: str | None, name: str, labels: kopf.Labels, memo: Any, logger: Any, **kwargs: Any
 ) -> None:
     context: Context = memo.context
+    recording_views, recorder_pods = indexes(kwargs)
     recording = labels.get(LABEL_RECORDING, "")
+    namespace = namespace or ""
     view = view_of(recording_views, namespace, recording)
     if view is None:
         # Without controller-manager garbage collection an orphan would live on; remove it here.

@@ -6,20 +6,19 @@ from typing import Any
 
 import kopf
 
-from pandora_operator.handlers.indexes import persisted_claims, pods_of
+from pandora_operator.handlers.indexes import indexes, persisted_claims, pods_of
 from pandora_operator.model import GROUP, PLURAL, VERSION
 from pandora_operator.reconcile import Context, reconcile
 from pandora_operator.views import RecordingView
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def recording_changed(
-    event: kopf.RawEvent, memo: kopf.Memo, recorder_pods: kopf.Index, recording_views: kopf.Index, **_: Any
-) -> None:
+async def recording_changed(event: kopf.RawEvent, memo: Any, **kwargs: Any) -> None:
     context: Context = memo.context
     view = RecordingView.from_body(event["object"])
     if event["type"] == "DELETED":
         context.forget(view)
         return
+    recording_views, recorder_pods = indexes(kwargs)
     pods = pods_of(recorder_pods, view.key.namespace, view.key.name)
     await reconcile(context, view, pods, lambda: persisted_claims(recording_views))

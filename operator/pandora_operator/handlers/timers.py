@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from pandora_operator.handlers.indexes import persisted_claims, pods_of
+from pandora_operator.handlers.indexes import indexes, persisted_claims, pods_of
 from pandora_operator.model import GROUP, PLURAL, VERSION
 from pandora_operator.reconcile import Context, needs_timer, reconcile
 from pandora_operator.status import utcnow
@@ -22,10 +22,9 @@ def _time_sensitive(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=1.0, when=_time_sensitive)
-async def time_passed(
-    body: kopf.Body, memo: kopf.Memo, recorder_pods: kopf.Index, recording_views: kopf.Index, **_: Any
-) -> None:
+async def time_passed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     context: Context = memo.context
+    recording_views, recorder_pods = indexes(kwargs)
     view = RecordingView.from_body(body)
     pods = pods_of(recorder_pods, view.key.namespace, view.key.name)
     await reconcile(context, view, pods, lambda: persisted_claims(recording_views))

@@ -7,9 +7,9 @@ import logging
 import os
 import ssl
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
 
 import aiohttp
 
@@ -20,10 +20,14 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 log = logging.getLogger(__name__)
 
 
-class StatusReporter(Protocol):
-    async def report(self, progress: Progress) -> None: ...
+class StatusReporter(ABC):
+    @abstractmethod
+    async def report(self, progress: Progress) -> None:
+        """Send (or, when throttled, remember) the latest progress; never raises."""
 
-    async def close(self) -> None: ...
+    @abstractmethod
+    async def close(self) -> None:
+        """Deliver anything still unsent and release the connection."""
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> StatusReporter:
@@ -44,7 +48,7 @@ class StatusReporter(Protocol):
         )
 
 
-class NoopReporter:
+class NoopReporter(StatusReporter):
     async def report(self, progress: Progress) -> None:
         return None
 
@@ -52,7 +56,7 @@ class NoopReporter:
         return None
 
 
-class KubernetesStatusReporter:
+class KubernetesStatusReporter(StatusReporter):
     """PATCHes progress onto the Recording's status subresource, at most every ``min_interval`` seconds.
 
     Reporting never raises: a recording must not stop because its status could not be written.
