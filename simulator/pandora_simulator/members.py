@@ -101,18 +101,18 @@ class SimMember:
         return frames
 
     def encrypt_frame(self, frame: bytes) -> bytes:
-        if self.dave is not None:
+        if self.dave is not None and self.dave.ready:
             return bytes(self.dave.encrypt_opus(frame))
-        return frame
+        return frame  # alone in the call, or mid re-key: what a client without keys sends
 
     def receive_frame(self, sender_id: int, payload: bytes) -> None:
         """A frame another participant sent (DAVE layer intact): decrypt it the way a real client would."""
-        if self.dave is None:
+        if self.dave is None or self.dave.session is None:
             self.received_audio[sender_id].append(payload)
             return
         try:
             plain = self.dave.decrypt(sender_id, payload)
-        except ValueError:
+        except (ValueError, RuntimeError):
             self.undecryptable[sender_id] += 1
             return
         self.received_audio[sender_id].append(bytes(plain))

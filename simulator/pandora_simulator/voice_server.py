@@ -23,6 +23,7 @@ from pandora_simulator.rtp import (
     parse_ip_discovery_request,
 )
 from pandora_simulator.voice_connection import VoiceConnection
+from pandora_simulator.voice_dave import DAVE_PROTOCOL_VERSION, DaveCalls
 from pandora_simulator.voice_room import SimulatedParticipant, VoiceRoom
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class VoiceServer:
         self._transport: asyncio.DatagramTransport | None = None
         self.udp_port = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.dave = DaveCalls(self)
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -151,29 +153,50 @@ class VoiceServer:
 
     async def remove_simulated(self, member: SimMember, channel_id: int) -> None:
         await self.room(channel_id).remove(member.id)
+        member.dave = None
 
-    # --- DAVE (wired to pandora_simulator.dave_bridge once available) -------------------------------------------
+    # --- DAVE -----------------------------------------------------------------------------------------------------
 
     def dave_version_for(self, room: VoiceRoom, connection: VoiceConnection) -> int:
-        return 0
+        """DAVE v1 for clients that offer it (mixed calls that downgrade to transport-only are not simulated)."""
+        return DAVE_PROTOCOL_VERSION if self.sim.dave_enabled and connection.max_dave_protocol_version >= 1 else 0
 
     async def dave_member_joined(self, room: VoiceRoom, user_id: int) -> None:
-        return None
+        if self.sim.dave_enabled:
+            await self.dave.joined(room, user_id)
 
     async def dave_member_left(self, room: VoiceRoom, user_id: int) -> None:
-        return None
+        if self.sim.dave_enabled:
+            await self.dave.left(room, user_id)
 
     async def dave_client_message(self, connection: VoiceConnection, opcode: int, payload: Any) -> None:
-        return None
+        if self.sim.dave_enabled and connection.room is not None and connection.dave_protocol_version >= 1:
+            await self.dave.client_message(connection.room, connection.user_id, opcode, payload)
 
-    async def force_dave_epoch_change(self, channel_id: int) -> None:
-        raise NotImplementedError("DAVE is not wired yet")
+    async def force_dave_epoch_change(self, channel_id: int, *, recreate: bool = False) -> None:
+        await self.dave.force_epoch_change(self.room(channel_id), recreate=recreate)
 
     async def wait_dave_settled(self, channel_id: int, timeout: float) -> None:
-        return None
+        deadline = time.monotonic() + timeout
+        while not self.dave.settled(channel_id):
+            if time.monotonic() > deadline:
+                group = self.dave.group(channel_id)
+                raise TimeoutError(f"DAVE did not settle: members={group and group.members} "
+                                   f"connected={group and group.connected} rejected={group and group.rejected}")
+            await asyncio.sleep(0.02)
 
-    async def wait_member_can_send(self, member: SimMember) -> None:
-        return None
+    async def wait_member_can_send(self, member: SimMember, timeout: float = 10.0) -> None:
+        """A simulated member speaks once its DAVE session has keys (or at once in a transport-only call)."""
+        if member.dave is None or member.channel is None:
+            return
+        group = self.dave.group(member.channel.id)
+        if group is None or len(group.connected) < 2:
+            return  # alone in the call: nobody to encrypt for, frames go out as they are
+        deadline = time.monotonic() + timeout
+        while not member.dave.ready:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{member.name}'s DAVE session never became ready")
+            await asyncio.sleep(0.02)
 
     # --- UDP -------------------------------------------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ class TappedVoiceClient(discord.VoiceClient):
         self.ssrc_users: dict[int, int] = {}
         self.datagrams: list[bytes] = []
         self._lock = threading.Lock()
+        self._frames: dict[int, list[bytes]] = defaultdict(list)
+        self._processed = 0
         self._connection.add_socket_listener(self._on_datagram)
 
     def create_connection_state(self) -> VoiceConnectionState:
@@ -76,12 +78,15 @@ class TappedVoiceClient(discord.VoiceClient):
             self.datagrams.append(data)
 
     def decrypted_frames(self) -> dict[int, list[bytes]]:
-        """user id -> Opus frames: transport-decrypted (xchacha rtpsize), padding/extension stripped, then DAVE."""
+        """user id -> Opus frames: transport-decrypted (xchacha rtpsize), padding/extension stripped, then DAVE.
+
+        Datagrams are decrypted once, in arrival order (DAVE refuses replays), and the results accumulate."""
         key = bytes(self._connection.secret_key)
         dave = self._connection.dave_session
-        frames: dict[int, list[bytes]] = defaultdict(list)
+        frames = self._frames
         with self._lock:
-            datagrams = list(self.datagrams)
+            datagrams = self.datagrams[self._processed:]
+            self._processed = len(self.datagrams)
         for data in datagrams:
             if len(data) < 12 or 200 <= data[1] <= 204 or data[1] & 0x7F != 0x78:
                 continue
@@ -107,7 +112,7 @@ class TappedVoiceClient(discord.VoiceClient):
                 except ValueError:
                     continue
             frames[user_id].append(bytes(payload))
-        return frames
+        return {user: list(items) for user, items in frames.items()}
 
 
 def discord_media_audio() -> Any:
