@@ -1,0 +1,43 @@
+"""`pandora cook ID [--dir DIR] [--format flac|ogg|opus|wav|mp3] [--mix]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pandora_recorder.cook import FORMATS, cook_recording
+from pandora_recorder.cook.ffmpeg import FfmpegError
+from pandora_recorder.sinks import LocalFolderSink
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", type=int, help="numeric recording id (the files are <ID>.ogg.*)")
+    parser.add_argument("--dir", default=".", type=Path, help="folder holding the raw recording (default: .)")
+    parser.add_argument("--out", type=Path, help="folder for the cooked files (default: --dir)")
+    parser.add_argument("--format", default="flac", choices=FORMATS, help="audio format (default: flac)")
+    parser.add_argument("--mix", action="store_true", help="also write all speakers mixed into one file")
+
+
+def run(args: argparse.Namespace) -> int:
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        result = cook_recording(
+            LocalFolderSink(args.dir), args.id, args.out or args.dir,
+            audio_format=args.format, mix=args.mix, progress=progress,
+        )
+    except FileNotFoundError as error:
+        print(f"pandora cook: {error}", file=sys.stderr)
+        return 1
+    except FfmpegError as error:
+        print(f"pandora cook: {error}", file=sys.stderr)
+        return 1
+    for path in result.tracks.values():
+        print(path)
+    if result.mix:
+        print(result.mix)
+    if result.invalid_packets:
+        print(f"pandora cook: skipped {result.invalid_packets} packets that are not Opus", file=sys.stderr)
+    return 0

@@ -1,0 +1,215 @@
+"""Cook a real two-speaker recording and listen to the result."""
+
+import json
+import math
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from pandora_recorder.cook import cook_recording
+from pandora_recorder.raw.ogg import encode_page, read_pages
+from pandora_recorder.sinks import LocalFolderSink
+
+RATE = 16_000
+WINDOW = 80  # 5 ms
+TOLERANCE = 0.020
+
+
+def decode_pcm(path, rate=RATE):
+    """The file's audio as mono 16-bit samples, decoded by ffmpeg (Opus with libopus, the reference decoder)."""
+    decoder = ["-c:a", "libopus"] if path.suffix in (".opus", ".ogg") else []
+    pcm = subprocess.run(
+        ["ffmpeg", "-v", "error", *decoder, "-i", str(path), "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"],
+        check=True, capture_output=True,
+    ).stdout
+    return list(struct.unpack(f"<{len(pcm) // 2}h", pcm))
+
+
+def goertzel_power(samples, frequency, rate=RATE):
+    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
+    s1 = s2 = 0.0
+    for sample in samples:
+        s1, s2 = sample + coefficient * s1 - s2, s1
+    return (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / max(1, len(samples)) ** 2
+
+
+def active_intervals(samples, threshold=2000, merge_gap=0.040):
+    """(start, end) seconds where the signal is loud, joining pauses shorter than merge_gap."""
+    intervals: list[list[float]] = []
+    for index in range(0, len(samples) - WINDOW + 1, WINDOW):
+        window = samples[index : index + WINDOW]
+        rms = math.sqrt(sum(v * v for v in window) / WINDOW)
+        if rms > threshold:
+            start, end = index / RATE, (index + WINDOW) / RATE
+            if intervals and start - intervals[-1][1] <= merge_gap:
+                intervals[-1][1] = end
+            else:
+                intervals.append([start, end])
+    return [tuple(i) for i in intervals]
+
+
+CONCEALMENT = 0.060  # libopus fades lost packets out over a few frames instead of cutting to silence
+
+
+def expected_intervals(voice):
+    """(start, end, extra) of what should be heard: speech with a hole where packets were lost; an end at a
+    loss may run `extra` seconds long because the decoder conceals the lost packets."""
+    pieces = []
+    for start, end in voice.bursts:
+        cursor = start
+        for lost in sorted(voice.lost):
+            if start <= lost < end:
+                if lost > cursor:
+                    pieces.append([cursor, lost, CONCEALMENT])
+                cursor = lost + 0.020
+        pieces.append([cursor, end, 0.0])
+    merged = [pieces[0]]
+    for piece in pieces[1:]:
+        if piece[0] - merged[-1][1] < 1e-6:
+            merged[-1][1:] = piece[1:]
+        else:
+            merged.append(piece)
+    return [tuple(m) for m in merged]
+
+
+def assert_speaker_file(path, voice, others, duration):
+    samples = decode_pcm(path)
+    assert abs(len(samples) / RATE - duration) < 0.005
+    heard = active_intervals(samples)
+    wanted = expected_intervals(voice)
+    assert len(heard) == len(wanted), f"{path.name}: heard {heard}, wanted {wanted}"
+    for (got_start, got_end), (want_start, want_end, extra) in zip(heard, wanted, strict=True):
+        assert abs(got_start - want_start) <= TOLERANCE, (path.name, heard, wanted)
+        assert -TOLERANCE <= got_end - want_end <= TOLERANCE + extra, (path.name, heard, wanted)
+    for start, end in heard:
+        segment = samples[int(start * RATE) : int(end * RATE)]
+        own = goertzel_power(segment, voice.tone)
+        for other in others:
+            assert own > 100 * goertzel_power(segment, other.tone), f"{path.name} has {other.username}'s tone"
+    return samples
+
+
+@pytest.mark.parametrize("audio_format", ["flac", "opus"])
+def test_each_speaker_file_has_their_tone_at_the_right_times(two_speakers, tmp_path, audio_format):
+    result = cook_recording(
+        LocalFolderSink(two_speakers.folder), two_speakers.recording_id, tmp_path, audio_format=audio_format
+    )
+    alice, bob = two_speakers.voices
+    rid = two_speakers.recording_id
+    assert result.tracks == {
+        1: tmp_path / f"{rid}-1-alice.{audio_format}",
+        2: tmp_path / f"{rid}-2-bob.{audio_format}",
+    }
+    assert two_speakers.end <= result.duration <= two_speakers.end + 0.04
+    assert_speaker_file(result.tracks[1], alice, [bob], result.duration)
+    assert_speaker_file(result.tracks[2], bob, [alice], result.duration)
+    assert result.invalid_packets == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in result.tracks.values())
+
+
+OGG_TABLE = []
+for _byte in range(256):
+    _crc = _byte << 24
+    for _ in range(8):
+        _crc = ((_crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if _crc & 0x80000000 else (_crc << 1) & 0xFFFFFFFF
+    OGG_TABLE.append(_crc)
+
+
+def ogg_spec_crc(page: bytes) -> int:
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ OGG_TABLE[(crc >> 24) ^ byte]
+    return crc
+
+
+def test_cooked_ogg_opus_is_a_valid_stream(two_speakers, tmp_path):
+    result = cook_recording(
+        LocalFolderSink(two_speakers.folder), two_speakers.recording_id, tmp_path, audio_format="opus"
+    )
+    content = result.tracks[2].read_bytes()
+    pages = list(read_pages(content))
+    assert sum(p.size for p in pages) == len(content)
+    for page in pages:
+        raw = content[page.offset : page.offset + page.size]
+        assert page.crc == ogg_spec_crc(raw[:22] + b"\0\0\0\0" + raw[26:]), f"bad CRC on page {page.sequence}"
+    assert [p.sequence for p in pages] == list(range(len(pages)))
+    assert pages[0].flags == 2 and pages[0].packets[0][:8] == b"OpusHead"
+    assert pages[1].packets[0][:8] == b"OpusTags" and pages[-1].flags == 4
+    granules = [p.granule for p in pages[2:]]
+    assert granules == sorted(granules)
+    assert granules[-1] == 3840 + round(result.duration * 48_000)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(result.tracks[2])],
+        check=True, capture_output=True, text=True,
+    )
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert (stream["codec_name"], stream["sample_rate"], stream["channels"]) == ("opus", "48000", 2)
+    # ffprobe's format duration counts the pre-skip; the decoded length is checked in the test above.
+    assert float(json.loads(probe.stdout)["format"]["duration"]) == pytest.approx(granules[-1] / 48_000, abs=0.01)
+    check = subprocess.run(
+        ["ffmpeg", "-v", "error", "-err_detect", "crccheck", "-i", str(result.tracks[2]), "-f", "null", "-"],
+        capture_output=True, text=True,
+    )
+    assert check.returncode == 0 and check.stderr == ""
+
+
+def test_raw_files_concatenated_per_track_decode_with_ffmpeg(two_speakers, tmp_path):
+    """Craig's pipeline: `cat header1 header2 data`, keep one serial's pages, drop the empty timestamp pages and
+    give the rest real Ogg CRCs (what Craig's oggcorrect does; ffmpeg rejects the zlib CRCs), then ffmpeg."""
+    rid = two_speakers.recording_id
+    joined = b"".join(
+        (two_speakers.folder / f"{rid}.ogg.{kind}").read_bytes() for kind in ("header1", "header2", "data")
+    )
+    for serial, voice, other in ((1, *two_speakers.voices), (2, *reversed(two_speakers.voices))):
+        pages = [p for p in read_pages(joined) if p.serial == serial and p.packets[0]]
+        track = b"".join(
+            encode_page(serial=serial, sequence=number, granule=p.granule, packets=p.packets, flags=p.flags,
+                        crc=ogg_spec_crc)
+            for number, p in enumerate(pages)
+        )
+        path = tmp_path / f"track{serial}.opus"
+        path.write_bytes(track)
+        samples = decode_pcm(path)
+        spoken = sum(end - start for start, end in voice.bursts) - 0.020 * len(voice.lost)
+        # No gaps are filled here (that is the cooker's job), so the track is the packets back to back.
+        assert abs(len(samples) / RATE - spoken) < 0.1
+        assert goertzel_power(samples, voice.tone) > 100 * goertzel_power(samples, other.tone)
+
+
+def test_cook_command_writes_files_mix_and_progress(two_speakers, tmp_path):
+    rid = two_speakers.recording_id
+    completed = subprocess.run(
+        [sys.executable, "-m", "pandora.cli", "cook", str(rid), "--dir", str(two_speakers.folder),
+         "--out", str(tmp_path), "--format", "wav", "--mix"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    listed = completed.stdout.split()
+    assert listed == [str(tmp_path / f"{rid}-1-alice.wav"), str(tmp_path / f"{rid}-2-bob.wav"),
+                      str(tmp_path / f"{rid}-mix.wav")]
+    assert "reading packets: 100%" in completed.stderr and "mixing 2 tracks" in completed.stderr
+    alice, bob = two_speakers.voices
+    mix = decode_pcm(tmp_path / f"{rid}-mix.wav")
+    for voice, other in ((alice, bob), (bob, alice)):
+        for start, end in voice.bursts:
+            only_voice = [
+                (s, e) for s, e in [(start + 0.03, end - 0.03)]
+                if not any(o_s < e and s < o_e for o_s, o_e in other.bursts)
+            ]
+            for s, e in only_voice:
+                segment = mix[int(s * RATE) : int(e * RATE)]
+                assert goertzel_power(segment, voice.tone) > 100 * goertzel_power(segment, other.tone)
+    both = mix[int(0.9 * RATE) : int(1.1 * RATE)]  # alice and bob talk at once here
+    assert goertzel_power(both, alice.tone) > 0 and goertzel_power(both, bob.tone) > 0
+    ratio = goertzel_power(both, alice.tone) / goertzel_power(both, bob.tone)
+    assert 0.3 < ratio < 3
+
+
+def test_cook_command_reports_a_missing_recording(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "pandora.cli", "cook", "123", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert completed.returncode == 1 and "no raw recording 123" in completed.stderr
