@@ -60,6 +60,9 @@ class RawRecordingWriter:
     into pages (one track per user, numbered by first packet) and hands them to the sink at least every
     `flush_interval` seconds, saving the resume record after each flush. Opening an id that already has files in
     the sink resumes it: tracks, page sequences and the users file continue.
+
+    `speaker_of(user_id)` runs on the writer thread when a user's first packet arrives; it should answer from a
+    cache (a failure records the track under the bare user id).
     """
 
     def __init__(
@@ -124,18 +127,24 @@ class RawRecordingWriter:
 
     def submit(self, frame: ReceivedFrame) -> None:
         """Queue one frame for writing. Never blocks; frames are written in the order submitted."""
-        if self._closed:
-            return
-        if self._queue.qsize() >= self.max_pending:
+        if self._closed or self._queue.qsize() >= self.max_pending:
             self._dropped += 1
             return
         self._queue.put(frame)
 
     def sync(self, timeout: float | None = None) -> bool:
-        """Wait until every frame submitted so far is in the sink (tests, graceful handover)."""
+        """Wait until every frame submitted so far is in the sink (tests, graceful handover). False on timeout
+        or when the writer thread has failed."""
+        if self._closed or not self._thread.is_alive():
+            self._thread.join(timeout)
+            return not self._thread.is_alive() and self._error is None
         barrier = _Barrier()
         self._queue.put(barrier)
-        return barrier.done.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not barrier.done.wait(0.1):
+            if not self._thread.is_alive() or (deadline is not None and time.monotonic() >= deadline):
+                return False
+        return True
 
     def close(self, timeout: float | None = None) -> None:
         """Write everything still queued, flush the sink and stop the writer thread. The sink stays open."""
@@ -146,6 +155,11 @@ class RawRecordingWriter:
         self._thread.join(timeout)
         if self._error is not None:
             raise RuntimeError("raw writer failed") from self._error
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the writer thread stopped early (a sink failure), or None while it is healthy."""
+        return self._error
 
     def stats(self) -> WriterStats:
         return WriterStats(self._written, self._dropped, self._bytes, len(self._tracks), self._queue.qsize())

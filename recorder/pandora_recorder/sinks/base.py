@@ -21,7 +21,8 @@ class Sink(Protocol):
         """Make every appended byte durable (or at least visible to a later `read` in another process)."""
 
     def size(self, name: str) -> int:
-        """Current length of `name` including appended bytes; 0 when it does not exist."""
+        """Current length of `name` including appended bytes; 0 when it does not exist. The writer asks after
+        every flush, so keep it cheap (a chunked sink counts instead of listing objects)."""
 
     def read(self, name: str, start: int = 0, length: int | None = None) -> bytes:
         """Bytes of `name` from `start` (to the end, or `length` bytes); b"" when it does not exist."""

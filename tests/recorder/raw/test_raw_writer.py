@@ -1,6 +1,8 @@
 import threading
 import time
 
+import pytest
+
 from pandora_recorder.raw import RawRecordingWriter, file_name
 from pandora_recorder.raw.ogg import read_pages
 from pandora_recorder.sinks import LocalFolderSink
@@ -126,3 +128,20 @@ def test_failed_speaker_lookup_still_records(tmp_path, make_frame):
         writer.submit(make_frame(555, writer.start_monotonic + 0.1))
     assert b'"id":"555"' in (tmp_path / "16.ogg.users").read_bytes()
     assert len(data_pages(tmp_path, 16)) == 2
+
+
+class FailingSink(LocalFolderSink):
+    def append(self, name, data):
+        if name.endswith(".data"):
+            raise OSError("disk full")
+        super().append(name, data)
+
+
+def test_a_failing_sink_is_reported_not_hidden(tmp_path, make_frame, speaker_of):
+    writer = RawRecordingWriter(FailingSink(tmp_path), speaker_of, recording_id=17)
+    writer.submit(make_frame(101, writer.start_monotonic + 0.01))
+    assert writer.sync(5) is False
+    assert isinstance(writer.error, OSError)
+    with pytest.raises(RuntimeError, match="raw writer failed"):
+        writer.close()
+    assert writer.sync(1) is False
