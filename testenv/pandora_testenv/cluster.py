@@ -1,0 +1,125 @@
+"""A Kubernetes cluster for tests, whichever backend provides it, behind one small handle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pandora_testenv.cache import binary_path
+from pandora_testenv.controlplane import NODE_NAME, ControlPlane
+
+KUBECONFIG_ENV = "PANDORA_TEST_KUBECONFIG"
+# The annotation that makes KWOK finish a Running pod: "0" -> Succeeded, any other integer -> Failed with that
+# exit code in every container status (see kwok-stages.yaml).
+EXIT_CODE_ANNOTATION = "pandora.dev/exit-code"
+
+
+def tool(name: str) -> str:
+    """A built binary from the cache, else the one on PATH (kind or a user's cluster brings its own)."""
+    built = binary_path(name)
+    if built.is_file():
+        return str(built)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found: run `.venv/bin/pandora-testenv build`")
+    return found
+
+
+@dataclass
+class KubeCluster:
+    kubeconfig: Path
+    # "local" (this package's control plane), "kubeconfig" (PANDORA_TEST_KUBECONFIG) or "kind"
+    backend: str
+    control_plane: ControlPlane | None = None
+    _helm_home: Path | None = field(default=None, repr=False)
+
+    @property
+    def simulates_pods(self) -> bool:
+        """True when pods run on the KWOK fake node and honour EXIT_CODE_ANNOTATION."""
+        return self.backend == "local"
+
+    @property
+    def fake_node(self) -> str | None:
+        return NODE_NAME if self.simulates_pods else None
+
+    def token_kubeconfig(self, token: str, path: Path) -> Path:
+        """Write a kubeconfig for `path` that reaches this cluster with only a bearer token (e.g. a service
+        account's), so requests are made as that identity and not as the admin."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        context = next(c for c in config["contexts"] if c["name"] == config["current-context"])["context"]
+        cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])
+        token_config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [{"name": "token", "user": {"token": token}}],
+            "contexts": [{"name": "token", "context": {"cluster": cluster["name"], "user": "token"}}],
+            "current-context": "token",
+        }
+        path.write_text(yaml.safe_dump(token_config))
+        path.chmod(0o600)
+        return path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def kubectl(
+        self, *args: str, input: str | None = None, timeout: float = 60, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this cluster; stdout/stderr captured as text."""
+        return self._run("kubectl", args, input, timeout, check, self.env())
+
+    def helm(self, *args: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run helm against this cluster, with its caches kept out of the user's home."""
+        if self._helm_home is None:
+            self._helm_home = Path(tempfile.mkdtemp(prefix="pandora-helm-"))
+        env = self.env() | {
+            f"HELM_{kind}_HOME": str(self._helm_home / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")
+        }
+        return self._run("helm", args, None, timeout, check, env)
+
+    def _run(
+        self, name: str, args: tuple[str, ...], input: str | None, timeout: float, check: bool, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [tool(name), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+            env=env,
+        )
+
+    @asynccontextmanager
+    async def api_client(self) -> AsyncIterator[Any]:
+        """A kubernetes_asyncio ApiClient logged in as the cluster admin."""
+        from kubernetes_asyncio import client, config
+
+        configuration = client.Configuration()
+        await config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
+        async with client.ApiClient(configuration) as api:
+            yield api
+
+
+def docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+def kind_available() -> bool:
+    try:
+        import pytest_kind  # noqa: F401
+    except ImportError:
+        return False
+    return docker_available()

@@ -1,0 +1,242 @@
+"""`up` and `down` of the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+kwok with one fake node, every process on 127.0.0.1 with free ports, state under one directory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from pandora_testenv.cache import binary_path, missing_binaries
+from pandora_testenv.kubeapi import AdminApi, http_ok, https_ok, write_kubeconfig
+from pandora_testenv.pki import CLIENTS, create_pki
+from pandora_testenv.processes import ManagedProcess, StartError, free_port, start, stop_all, wait_until
+
+CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"]
+# Stop order: the clients first, the store last.
+STOP_ORDER = ["kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
+NODE_NAME = "pandora-fake-node"
+# kwok manages only nodes carrying this annotation, so a real node (kind, a shared cluster) is never touched.
+NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+SERVICE_CIDR = "10.0.0.0/24"
+STATE_FILE = "state.json"
+
+
+class MissingBinaries(RuntimeError):
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(
+            f"control-plane binaries not built: {', '.join(names)}; run `.venv/bin/pandora-testenv build`"
+        )
+        self.names = names
+
+
+@dataclass
+class ControlPlane:
+    directory: Path
+    kubeconfig: Path
+    server: str
+    ports: dict[str, int]
+
+    def to_json(self) -> str:
+        data = asdict(self) | {"directory": str(self.directory), "kubeconfig": str(self.kubeconfig)}
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def load(cls, directory: Path) -> ControlPlane:
+        data = json.loads((directory / STATE_FILE).read_text())
+        return cls(Path(data["directory"]), Path(data["kubeconfig"]), data["server"], data["ports"])
+
+
+def _bin(name: str) -> str:
+    return str(binary_path(name))
+
+
+def _node_manifest() -> dict:
+    key, value = NODE_ANNOTATION
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": NODE_NAME,
+            "annotations": {key: value, "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": NODE_NAME,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+        },
+        "spec": {},
+    }
+
+
+def _node_ready(api: AdminApi) -> bool:
+    status, node = api.get(f"/api/v1/nodes/{NODE_NAME}")
+    if status != 200:
+        return False
+    conditions = node.get("status", {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def up(directory: Path, timeout: float = 120.0) -> ControlPlane:
+    """Start everything, wait until the API is ready, the node is Ready and service accounts exist."""
+    missing = missing_binaries(CONTROL_PLANE_BINARIES)
+    if missing:
+        raise MissingBinaries(missing)
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    if any((directory / "pids").glob("*.pid")):
+        raise StartError(f"{directory} already has running components; run `pandora-testenv down --dir {directory}`")
+    try:
+        return _start_all(directory, timeout)
+    except BaseException:
+        down(directory)
+        raise
+
+
+def _start_all(directory: Path, timeout: float) -> ControlPlane:
+    pki = create_pki(directory / "pki")
+    ports = {name: free_port() for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler")}
+    ports["kwok"] = free_port()
+    server = f"https://127.0.0.1:{ports['apiserver']}"
+    kubeconfig = directory / "kubeconfig"
+    kubeconfigs = {}
+    for client, (user, _groups) in CLIENTS.items():
+        path = kubeconfig if client == "admin" else directory / f"{client}.kubeconfig"
+        write_kubeconfig(path, server, pki.ca_cert, pki.client_cert(client), pki.client_key(client), user)
+        kubeconfigs[client] = str(path)
+    api = AdminApi(server, pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin"))
+
+    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
+    peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
+    etcd = start(
+        "etcd",
+        [
+            _bin("etcd"),
+            "--name=pandora",
+            f"--data-dir={directory / 'etcd'}",
+            f"--listen-client-urls={etcd_url}",
+            f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=pandora={peer_url}",
+            # Test data: durability is not worth an fsync per write.
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ],
+        directory,
+    )
+    wait_until(etcd, lambda: http_ok(f"{etcd_url}/health"), timeout, "healthy")
+
+    apiserver = start(
+        "kube-apiserver",
+        [
+            _bin("kube-apiserver"),
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={ports['apiserver']}",
+            f"--cert-dir={directory / 'pki'}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            "--authorization-mode=Node,RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.sa_pub}",
+            f"--service-account-signing-key-file={pki.sa_key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--allow-privileged=true",
+            # The default reconciler refuses a loopback advertise address; nothing needs the endpoints here.
+            "--endpoint-reconciler-type=none",
+            # Without a node-lifecycle controller the not-ready taint this plugin adds would never go away.
+            "--disable-admission-plugins=TaintNodesByCondition",
+            "--enable-priority-and-fairness=false",
+            "--profiling=false",
+            "--v=1",
+        ],
+        directory,
+    )
+    wait_until(apiserver, lambda: api.get("/readyz")[0] == 200, timeout, "ready")
+
+    controller_manager = start(
+        "kube-controller-manager",
+        [
+            _bin("kube-controller-manager"),
+            f"--kubeconfig={kubeconfigs['controller-manager']}",
+            f"--authentication-kubeconfig={kubeconfigs['controller-manager']}",
+            f"--authorization-kubeconfig={kubeconfigs['controller-manager']}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={ports['controller-manager']}",
+            f"--cert-dir={directory / 'controller-manager-certs'}",
+            f"--service-account-private-key-file={pki.sa_key}",
+            f"--root-ca-file={pki.ca_cert}",
+            "--use-service-account-credentials=true",
+            # kwok's node never heartbeats after it is Ready; node lifecycle would evict its pods.
+            "--controllers=*,-node-lifecycle-controller",
+            "--leader-elect=false",
+            "--v=1",
+        ],
+        directory,
+    )
+    scheduler = start(
+        "kube-scheduler",
+        [
+            _bin("kube-scheduler"),
+            f"--kubeconfig={kubeconfigs['scheduler']}",
+            f"--authentication-kubeconfig={kubeconfigs['scheduler']}",
+            f"--authorization-kubeconfig={kubeconfigs['scheduler']}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={ports['scheduler']}",
+            f"--cert-dir={directory / 'scheduler-certs'}",
+            "--leader-elect=false",
+            "--v=1",
+        ],
+        directory,
+    )
+    stages = directory / "kwok-stages.yaml"
+    stages.write_text(resources.files("pandora_testenv").joinpath("kwok-stages.yaml").read_text())
+    kwok = start(
+        "kwok",
+        [
+            _bin("kwok"),
+            f"--kubeconfig={kubeconfig}",
+            f"--config={stages}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={'='.join(NODE_ANNOTATION)}",
+            "--node-ip=127.0.0.1",
+            "--cidr=10.244.0.0/16",
+            f"--server-address=127.0.0.1:{ports['kwok']}",
+        ],
+        directory,
+    )
+    status, body = api.post("/api/v1/nodes", _node_manifest())
+    if status not in (201, 409):
+        raise StartError(f"creating node {NODE_NAME} failed: {status} {body}")
+    wait_until(kwok, lambda: _node_ready(api), timeout, f"marking node {NODE_NAME} Ready")
+    wait_until(
+        controller_manager,
+        lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
+        timeout,
+        "creating the default service account",
+    )
+    wait_until(
+        scheduler, lambda: https_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz"), timeout, "healthy"
+    )
+    _check_alive([etcd, apiserver, controller_manager, scheduler, kwok])
+    plane = ControlPlane(directory, kubeconfig, server, ports)
+    (directory / STATE_FILE).write_text(plane.to_json())
+    return plane
+
+
+def _check_alive(processes: list[ManagedProcess]) -> None:
+    for process in processes:
+        if not process.alive():
+            raise process.fail("exited")
+
+
+def down(directory: Path, timeout: float = 15.0) -> None:
+    """Stop every process `up` started under `directory` (by pid file and process group)."""
+    stop_all(directory.resolve(), STOP_ORDER, timeout)
+    (directory / STATE_FILE).unlink(missing_ok=True)
+

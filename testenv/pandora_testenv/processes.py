@@ -1,0 +1,170 @@
+"""Background processes with pid files, logs and process groups, so `down` (or a crashed test run followed by
+`down`) leaves nothing behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StartError(RuntimeError):
+    """A component did not come up; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    # Small race between close and the server's bind; acceptable on a loopback test machine.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(log: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    pid: int
+    log: Path
+    pid_file: Path
+    popen: subprocess.Popen | None = None
+
+    def alive(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return _pid_alive(self.pid)
+
+    def fail(self, reason: str) -> StartError:
+        return StartError(f"{self.name} {reason}; last lines of {self.log}:\n{log_tail(self.log)}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start(
+    name: str, args: list[str], run_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> ManagedProcess:
+    """Start `args` in its own session (own process group), logging to run_dir/logs/<name>.log."""
+    logs = run_dir / "logs"
+    pids = run_dir / "pids"
+    logs.mkdir(parents=True, exist_ok=True)
+    pids.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{name}.log"
+    with log.open("ab") as out:
+        popen = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pid_file = pids / f"{name}.pid"
+    pid_file.write_text(f"{popen.pid}\n{args[0]}\n")
+    return ManagedProcess(name, popen.pid, log, pid_file, popen)
+
+
+def wait_until(
+    process: ManagedProcess, check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2
+) -> None:
+    """Poll `check` until true; fail early, with the log tail, if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise process.fail(f"exited before {what}")
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(interval)
+    raise process.fail(f"not {what} after {timeout:.0f} s")
+
+
+def _owned(pid: int, executable: str) -> bool:
+    """Guard against pid reuse: only signal a pid whose command line still names our executable."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(cmdline) and cmdline[0].decode(errors="replace") == executable
+
+
+def stop_pid_file(pid_file: Path, timeout: float = 15.0) -> None:
+    """SIGTERM the process group named by a pid file, SIGKILL it after `timeout`, then remove the file."""
+    try:
+        pid_text, executable = pid_file.read_text().splitlines()[:2]
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        pid_file.unlink(missing_ok=True)
+        return
+    if _owned(pid, executable):
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _group_alive(pid):
+            time.sleep(0.1)
+        if _group_alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while _group_alive(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.1)
+    pid_file.unlink(missing_ok=True)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while any non-zombie process is left in the group (the leader's children included)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields: state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def stop(process: ManagedProcess, timeout: float = 15.0) -> None:
+    stop_pid_file(process.pid_file, timeout)
+    if process.popen is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=1)
+
+
+def stop_all(run_dir: Path, order: list[str], timeout: float = 15.0) -> None:
+    """Stop every process with a pid file in run_dir, the named ones first, in that order."""
+    pids = run_dir / "pids"
+    if not pids.is_dir():
+        return
+    named = [pids / f"{name}.pid" for name in order]
+    rest = sorted(set(pids.glob("*.pid")) - set(named))
+    for pid_file in [*named, *rest]:
+        if pid_file.exists():
+            stop_pid_file(pid_file, timeout)

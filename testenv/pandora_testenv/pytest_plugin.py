@@ -1,0 +1,155 @@
+"""pytest fixtures for a real cluster, Redis, an S3 server and daprd (enabled in tests/conftest.py).
+
+Cluster backend, first that applies: PANDORA_TEST_KUBECONFIG (any cluster), kind through pytest-kind where Docker
+runs, else the local control plane built by `pandora-testenv build` (tests skip, saying so, when it is not built).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pandora_testenv.cache import missing_binaries
+from pandora_testenv.cluster import KUBECONFIG_ENV, KubeCluster, kind_available
+from pandora_testenv.controlplane import CONTROL_PLANE_BINARIES, down, up
+from pandora_testenv.processes import stop
+from pandora_testenv.services import (
+    Daprd,
+    RedisServer,
+    S3Server,
+    render_components,
+    start_daprd,
+    start_redis,
+    start_s3,
+)
+
+CLUSTER_FIXTURES = {"kube_cluster", "namespace"}
+DAPR_FIXTURES = {"daprd", "daprd_factory", "dapr_env"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Mark by fixture use, so `-m "not cluster"` / `-m "not dapr"` select correctly without per-test markers.
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & CLUSTER_FIXTURES:
+            item.add_marker(pytest.mark.cluster)
+        if names & DAPR_FIXTURES:
+            item.add_marker(pytest.mark.dapr)
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    """A cluster for the whole session; admin access through `.kubeconfig`, `.kubectl()`, `.api_client()`."""
+    named = os.environ.get(KUBECONFIG_ENV)
+    if named:
+        yield KubeCluster(Path(named), "kubeconfig")
+        return
+    if kind_available():
+        from pytest_kind import KindCluster
+
+        kind = KindCluster("pandora-tests")
+        kind.create()
+        try:
+            yield KubeCluster(Path(kind.kubeconfig_path), "kind")
+        finally:
+            kind.delete()
+        return
+    missing = missing_binaries(CONTROL_PLANE_BINARIES)
+    if missing:
+        pytest.skip(
+            f"no cluster: {KUBECONFIG_ENV} unset, no kind/Docker, and the local control plane is not built "
+            f"({', '.join(missing)} missing): run `.venv/bin/pandora-testenv build`"
+        )
+    directory = tmp_path_factory.mktemp("controlplane")
+    plane = up(directory)
+    try:
+        yield KubeCluster(plane.kubeconfig, "local", plane)
+    finally:
+        down(directory)
+
+
+def _namespace_name(node_name: str) -> str:
+    stem = re.sub(r"[^a-z0-9-]+", "-", node_name.lower()).strip("-")[:40].strip("-")
+    return f"{stem}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def namespace(kube_cluster: KubeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace named after the test; deleted afterwards (without waiting for it to finish)."""
+    name = _namespace_name(request.node.name)
+    kube_cluster.kubectl("create", "namespace", name, check=True)
+    yield name
+    kube_cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+
+
+@pytest.fixture(scope="session")
+def testenv_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run directory (logs, pid files, data) of the session's services."""
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def redis_server(testenv_dir: Path) -> Iterator[RedisServer]:
+    """Debian's redis-server on a free port, data in a temporary directory."""
+    server = start_redis(testenv_dir)
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def s3_server(testenv_dir: Path) -> Iterator[S3Server]:
+    """moto's S3 server on a free port with the bucket `pandora-test` created."""
+    server = start_s3(testenv_dir)
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def dapr_components(testenv_dir: Path, redis_server: RedisServer, s3_server: S3Server) -> Path:
+    """components/ rendered against the session's Redis and S3 server (localstorage under the run dir)."""
+    return render_components(testenv_dir / "components", redis_server, s3_server, testenv_dir / "objects")
+
+
+def _require_daprd() -> None:
+    missing = missing_binaries(["daprd"])
+    if missing:
+        pytest.skip("daprd is not built: run `.venv/bin/pandora-testenv build`")
+
+
+@pytest.fixture(scope="session")
+def daprd(testenv_dir: Path, dapr_components: Path) -> Iterator[Daprd]:
+    """One daprd (app id `pandora-test`, no app) for the session, running our components."""
+    _require_daprd()
+    sidecar = start_daprd(testenv_dir, dapr_components)
+    yield sidecar
+    sidecar.stop()
+
+
+@pytest.fixture
+def dapr_env(daprd: Daprd, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point the Dapr Python SDK (DaprClient()) at the session daprd for this test."""
+    env = daprd.env()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def daprd_factory(testenv_dir: Path, dapr_components: Path) -> Iterator[Callable[..., Daprd]]:
+    """`daprd_factory(app_id, app_port=None, app_protocol="http")` starts a sidecar for an app; stopped after."""
+    _require_daprd()
+    started: list[Daprd] = []
+
+    def factory(app_id: str, app_port: int | None = None, app_protocol: str = "http") -> Daprd:
+        sidecar = start_daprd(testenv_dir, dapr_components, app_id, app_port, app_protocol)
+        started.append(sidecar)
+        return sidecar
+
+    yield factory
+    for sidecar in started:
+        sidecar.stop()

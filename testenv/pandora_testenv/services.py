@@ -1,0 +1,221 @@
+"""The backing services Pandora's Dapr components point at, run as local processes: Redis (Debian's
+redis-server), an S3 server (moto's), and daprd itself with our components/ rendered against them."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pandora_testenv.cache import binary_path
+from pandora_testenv.kubeapi import http_ok
+from pandora_testenv.processes import ManagedProcess, StartError, free_port, start, stop, wait_until
+
+REDIS_SERVER = "/usr/bin/redis-server"
+# Component names in components/ (stable: the recorder, operator and helm chart refer to them).
+STATE_STORE = "pandora-statestore"
+PUBSUB = "pandora-pubsub"
+OBJECT_STORE = "pandora-objectstore"
+LOCAL_OBJECT_STORE = "pandora-objectstore-local"
+
+
+def repo_components_dir() -> Path:
+    """components/ of this checkout (testenv is installed editable from it)."""
+    return Path(__file__).resolve().parents[2] / "components"
+
+
+@dataclass
+class RedisServer:
+    host: str
+    port: int
+    process: ManagedProcess
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+
+def start_redis(run_dir: Path, timeout: float = 15) -> RedisServer:
+    if not Path(REDIS_SERVER).exists():
+        raise StartError(f"{REDIS_SERVER} missing: install Debian's redis-server (scripts/setup does)")
+    port = free_port()
+    data = run_dir / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    process = start(
+        "redis",
+        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data), "--save", "",
+         "--appendonly", "no", "--protected-mode", "no"],
+        run_dir,
+    )
+
+    def ping() -> bool:
+        import redis
+
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+
+    wait_until(process, ping, timeout, "answering PING")
+    return RedisServer("127.0.0.1", port, process)
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    bucket: str
+    process: ManagedProcess
+    access_key: str = "pandora-test"
+    secret_key: str = "pandora-test-secret"
+    region: str = "us-east-1"
+
+    def client(self) -> Any:
+        """A boto3 S3 client for checking what landed in the bucket."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+
+
+def start_s3(run_dir: Path, bucket: str = "pandora-test", timeout: float = 30) -> S3Server:
+    """moto's S3 server (MinIO is not built here: moto ships in the dev extra and needs no build)."""
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    process = start("s3", [str(moto), "-H", "127.0.0.1", "-p", str(port)], run_dir)
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_until(process, lambda: http_ok(f"{endpoint}/moto-api/"), timeout, "serving")
+    server = S3Server(endpoint, bucket, process)
+    server.client().create_bucket(Bucket=bucket)
+    return server
+
+
+def _set_metadata(component: dict, values: dict[str, str]) -> None:
+    entries = component["spec"].setdefault("metadata", [])
+    for name, value in values.items():
+        entries[:] = [entry for entry in entries if entry.get("name") != name]
+        entries.append({"name": name, "value": value})
+
+
+def render_components(
+    target: Path, redis: RedisServer, s3: S3Server, local_root: Path, source: Path | None = None
+) -> Path:
+    """Copy components/ to `target`, pointing each component at the local servers.
+
+    Only connection metadata is overridden (hosts, endpoint, credentials as plain values instead of
+    secretKeyRef); every other setting is the one the chart deploys.
+    """
+    overrides: dict[str, dict[str, str]] = {
+        STATE_STORE: {"redisHost": redis.address, "redisPassword": ""},
+        PUBSUB: {"redisHost": redis.address, "redisPassword": ""},
+        OBJECT_STORE: {
+            "endpoint": s3.endpoint,
+            "bucket": s3.bucket,
+            "region": s3.region,
+            "accessKey": s3.access_key,
+            "secretKey": s3.secret_key,
+            "forcePathStyle": "true",
+            "disableSSL": "true",
+        },
+        LOCAL_OBJECT_STORE: {"rootPath": str(local_root)},
+    }
+    target.mkdir(parents=True, exist_ok=True)
+    local_root.mkdir(parents=True, exist_ok=True)
+    for path in sorted((source or repo_components_dir()).glob("*.yaml")):
+        documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        for document in documents:
+            name = document["metadata"]["name"]
+            if name in overrides:
+                _set_metadata(document, overrides[name])
+            document.pop("auth", None)
+        (target / path.name).write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return target
+
+
+@dataclass
+class Daprd:
+    app_id: str
+    http_port: int
+    grpc_port: int
+    resources_path: Path
+    process: ManagedProcess
+    app_port: int | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for the Dapr Python SDK (DaprClient reads these) to talk to this sidecar."""
+        return {
+            "DAPR_HTTP_PORT": str(self.http_port),
+            "DAPR_GRPC_PORT": str(self.grpc_port),
+            "DAPR_RUNTIME_HOST": "127.0.0.1",
+            "DAPR_HTTP_ENDPOINT": self.http_endpoint,
+            "DAPR_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
+        }
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def start_daprd(
+    run_dir: Path,
+    resources_path: Path,
+    app_id: str = "pandora-test",
+    app_port: int | None = None,
+    app_protocol: str = "http",
+    timeout: float = 60,
+) -> Daprd:
+    """Start a self-hosted daprd (no placement, no scheduler: state, pub/sub and bindings need neither)."""
+    daprd = binary_path("daprd")
+    if not daprd.is_file():
+        raise StartError("daprd is not built; run `.venv/bin/pandora-testenv build`")
+    ports = {name: free_port() for name in ("http", "grpc", "internal", "metrics")}
+    args = [
+        str(daprd),
+        "--mode=standalone",
+        f"--app-id={app_id}",
+        f"--dapr-http-port={ports['http']}",
+        f"--dapr-grpc-port={ports['grpc']}",
+        f"--dapr-internal-grpc-port={ports['internal']}",
+        f"--metrics-port={ports['metrics']}",
+        "--dapr-listen-addresses=127.0.0.1",
+        f"--resources-path={resources_path}",
+        "--placement-host-address=",
+        "--scheduler-host-address=",
+        "--log-level=info",
+    ]
+    if app_port is not None:
+        args += [f"--app-port={app_port}", f"--app-protocol={app_protocol}"]
+    name = f"daprd-{app_id}"
+    # daprd in standalone mode writes under $HOME/.dapr; keep that inside the run directory.
+    home = run_dir / f"{name}-home"
+    home.mkdir(parents=True, exist_ok=True)
+    process = start(name, args, run_dir, env={"HOME": str(home)}, cwd=home)
+    sidecar = Daprd(app_id, ports["http"], ports["grpc"], resources_path, process, app_port, ports)
+    wait_until(process, lambda: _healthz(sidecar), timeout, "healthy")
+    return sidecar
+
+
+def _healthz(sidecar: Daprd) -> bool:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{sidecar.http_endpoint}/v1.0/healthz", timeout=2) as response:
+        return response.status in (200, 204)
+
+
+def which_kubectl() -> str:
+    built = binary_path("kubectl")
+    return str(built) if built.is_file() else (shutil.which("kubectl") or "kubectl")
+

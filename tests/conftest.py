@@ -1,0 +1,1 @@
+pytest_plugins = ["pandora_testenv.pytest_plugin"]

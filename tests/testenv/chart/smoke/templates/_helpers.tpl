@@ -1,0 +1,4 @@
+{{- define "smoke.labels" -}}
+app.kubernetes.io/name: smoke
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
