@@ -18,6 +18,25 @@ from pandora_operator.model import GROUP, PLURAL, VERSION
 MERGE_PATCH = "application/merge-patch+json"
 
 
+async def _body(response: Any) -> bytes:
+    """The response body; raises ApiException for an error status (which _preload_content=False skips)."""
+    try:
+        data = await response.read()
+    finally:
+        response.release()
+    if not 200 <= response.status <= 299:
+        raise ApiException(status=response.status, reason=_message(data))
+    return data
+
+
+def _message(data: bytes) -> str:
+    """The API server's own explanation from a Status body."""
+    try:
+        return str(json.loads(data).get("message") or data[:300])
+    except ValueError:
+        return data.decode(errors="replace")[:300]
+
+
 async def connect(max_connections: int = 32) -> client.ApiClient:
     """In a pod: the service account; elsewhere: ``$KUBECONFIG`` or ``~/.kube/config``."""
     configuration = client.Configuration()
@@ -42,36 +61,37 @@ class Kube:
     async def create_pod(self, manifest: Mapping[str, Any]) -> bool:
         """Create the pod; False when it already exists (409), which is success for a deterministic name."""
         try:
-            response = await self.core.create_namespaced_pod(
-                manifest["metadata"]["namespace"], manifest, _preload_content=False
+            await _body(
+                await self.core.create_namespaced_pod(
+                    manifest["metadata"]["namespace"], manifest, _preload_content=False
+                )
             )
         except ApiException as error:
             if error.status == 409:
                 return False
             raise
-        response.release()
         return True
 
     async def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            response = await self.core.read_namespaced_pod(name, namespace, _preload_content=False)
+            data = await _body(await self.core.read_namespaced_pod(name, namespace, _preload_content=False))
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
-        return json.loads(await response.read())
+        return json.loads(data)
 
     async def delete_pod(self, namespace: str, name: str, grace_seconds: int | None = None) -> None:
         """Delete gracefully (SIGTERM, then the grace period); a pod that is already gone is fine."""
         try:
-            response = await self.core.delete_namespaced_pod(
-                name, namespace, grace_period_seconds=grace_seconds, _preload_content=False
+            await _body(
+                await self.core.delete_namespaced_pod(
+                    name, namespace, grace_period_seconds=grace_seconds, _preload_content=False
+                )
             )
         except ApiException as error:
-            if error.status == 404:
-                return
-            raise
-        response.release()
+            if error.status != 404:
+                raise
 
     async def patch_recording_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         response = await self.custom.patch_namespaced_custom_object_status(
@@ -84,27 +104,28 @@ class Kube:
             _content_type=MERGE_PATCH,
             _preload_content=False,
         )
-        response.release()
+        await _body(response)
 
     async def recording_exists(self, namespace: str, name: str) -> bool:
         try:
-            response = await self.custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, _preload_content=False
+            await _body(
+                await self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False
+                )
             )
         except ApiException as error:
             if error.status == 404:
                 return False
             raise
-        response.release()
         return True
 
     async def secret_keys(self, namespace: str, name: str) -> list[str] | None:
         """The key names of a Secret (None when missing); the values are dropped at once."""
         try:
-            response = await self.core.read_namespaced_secret(name, namespace, _preload_content=False)
+            data = await _body(await self.core.read_namespaced_secret(name, namespace, _preload_content=False))
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
-        secret = json.loads(await response.read())
+        secret = json.loads(data)
         return [*secret.get("data", {}), *secret.get("stringData", {})]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import kopf
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from pandora_operator.botpool import BotPool
 from pandora_operator.claims import Claims, PersistedClaim
@@ -144,7 +145,8 @@ async def _start(ctx: Context, view: RecordingView, status: dict, attempt: int) 
             post_event(view, "Pending", choice.reason)
         return Phase.PENDING
     recording_id = status.get("recordingId") or recording_id_for(view.uid)
-    await _create_pod(ctx, view, recording_id, attempt, choice.bot)
+    if problem := await _create_pod(ctx, view, recording_id, attempt, choice.bot):
+        return await _retry_later(ctx, view, problem)
     await ctx.status.write(
         view,
         phase=Phase.STARTING.value,
@@ -158,7 +160,10 @@ async def _start(ctx: Context, view: RecordingView, status: dict, attempt: int) 
     return Phase.STARTING
 
 
-async def _create_pod(ctx: Context, view: RecordingView, recording_id: str, attempt: int, bot: str) -> None:
+async def _create_pod(
+    ctx: Context, view: RecordingView, recording_id: str, attempt: int, bot: str
+) -> str | None:
+    """Create the attempt's pod (existing is fine); returns the API server's refusal, if any."""
     manifest = build_recorder_pod(
         recording=view.key.name,
         namespace=view.key.namespace,
@@ -171,7 +176,20 @@ async def _create_pod(ctx: Context, view: RecordingView, recording_id: str, atte
     # Not kopf.adopt(forced=True): that would rename the pod after its owner, and each attempt needs its own
     # name. The owner reference alone gives garbage collection and `kubectl get pods` ownership.
     kopf.append_owner_reference(manifest, owner=view.reference())
-    await ctx.kube.create_pod(manifest)
+    try:
+        await ctx.kube.create_pod(manifest)
+    except ApiException as error:
+        if error.status is None or error.status >= 500 or error.status in (403, 404, 422):
+            return f"cannot create pod {manifest['metadata']['name']}: {error.reason}"
+        raise
+    return None
+
+
+async def _retry_later(ctx: Context, view: RecordingView, problem: str) -> Phase:
+    """Pending (the timer retries every second) with the reason in the status, e.g. a missing ServiceAccount."""
+    if await ctx.status.write(view, phase=Phase.PENDING.value, message=f"{problem}; retrying"):
+        post_event(view, "Pending", problem, warning=True)
+    return Phase.PENDING
 
 
 async def _observe_running(ctx: Context, view: RecordingView, status: dict, pod: PodView) -> Phase:
@@ -203,7 +221,8 @@ async def _after_exit(
             f"{status.get('location')}"
         )
     next_attempt = attempt + 1
-    await _create_pod(ctx, view, status["recordingId"], next_attempt, status["bot"])
+    if problem := await _create_pod(ctx, view, status["recordingId"], next_attempt, status["bot"]):
+        return await _retry_later(ctx, view, problem)
     await ctx.status.write(
         view,
         phase=Phase.STARTING.value,

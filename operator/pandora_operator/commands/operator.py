@@ -7,6 +7,7 @@ channel claims are kept in this process's memory (rebuilt from Recording statuse
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from pandora.logging import configure_logging
 
     configure_logging(args.log_level)
+    if logging.getLogger().level > logging.DEBUG:
+        # kopf reports every handler success at INFO; at a thousand Recordings that is noise, not news.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     import pandora_operator.handlers  # noqa: F401  (registers the handlers with kopf)
 
     if args.all_namespaces:
