@@ -19,8 +19,8 @@ class FaultPlan:
 
     loss / reorder / duplicate are per-packet probabilities; jitter_ms delays each packet by up to that much;
     rtp_extensions and padding decorate every packet (one-byte-header extension, 1..16 padding bytes);
-    rtcp sends an RTCP sender report about once a second per stream; early_packets sends each new speaker's
-    first ``early_packet_count`` packets before the op 5 SPEAKING that maps its SSRC to a user.
+    rtcp sends an RTCP sender report about once a second per stream; early_packets holds back the op 5 SPEAKING
+    that maps a new speaker's SSRC to its user until ``early_ms`` after its first packet went out.
     """
 
     loss: float = 0.0
@@ -31,7 +31,7 @@ class FaultPlan:
     padding: bool = False
     rtcp: bool = False
     early_packets: bool = False
-    early_packet_count: int = 3
+    early_ms: float = 60.0
     seed: int = 0
 
     def injector(self, receiver_ssrc: int, sender_ssrc: int) -> FaultInjector:

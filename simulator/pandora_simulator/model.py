@@ -47,6 +47,10 @@ class SimUser:
     bot: bool = False
     global_name: str | None = None
 
+    @property
+    def user_id(self) -> int:
+        return self.id
+
     def payload(self) -> dict[str, Any]:
         return {
             "id": str(self.id),

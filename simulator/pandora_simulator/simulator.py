@@ -261,7 +261,19 @@ class DiscordSimulator:
         await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", gone.payload(guild), INTENT_GUILD_VOICE_STATES)
 
     async def close_voice_socket(self, user_id: int, code: int = 4015) -> None:
-        """Fault: the voice server closes this user's voice websocket with ``code``."""
+        """Fault: the voice server closes this user's voice websocket with ``code``.
+
+        4015 keeps the session resumable; 4014 (disconnected) and 4022 (call terminated) also remove the user's
+        voice state first, as Discord does when someone is kicked from a channel; other codes make clients
+        reconnect from scratch.
+        """
+        if code in (4014, 4022):
+            for guild in self.guilds.values():
+                state = guild.voice_states.pop(user_id, None)
+                if state is not None:
+                    gone = VoiceState(user_id, None, state.session_id)
+                    await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", gone.payload(guild),
+                                              INTENT_GUILD_VOICE_STATES, about_user=user_id)
         await self.voice.close_voice_socket(user_id, code)
 
     async def close_gateway_socket(self, bot: SimBot, code: int = 4000) -> None:

@@ -54,11 +54,12 @@ class VoiceConnection:
     discovered_addr: tuple[str, int] | None = None
     out_counter: int = 0
     announced: set[int] = field(default_factory=set)  # sender SSRCs this client has an op 5 for
-    packets_before_announce: dict[int, int] = field(default_factory=dict)
+    announce_scheduled: set[int] = field(default_factory=set)  # sender SSRCs with an op 5 on its way
     injectors: dict[int, FaultInjector] = field(default_factory=dict)
     room: VoiceRoom | None = None
     closed: bool = False
     resumable_until: float = 0.0
+    server_close_code: int | None = None  # the code the server closed the socket with (clients echo others)
     received_packets: int = 0
 
     @property
@@ -109,6 +110,7 @@ class VoiceConnection:
     async def close(self, code: int) -> None:
         ws = self.ws
         if ws is not None and not ws.closed:
+            self.server_close_code = code
             await ws.close(code=code)
 
     def session_description(self) -> dict[str, Any]:

@@ -146,12 +146,13 @@ class VoiceRoom:
         if not receiver.ready_for_media:
             return
         plan = self.faults
-        if packet.ssrc not in receiver.announced:
-            early = plan.early_packet_count if plan is not None and plan.early_packets else 0
-            count = receiver.packets_before_announce.get(packet.ssrc, 0)
-            if count >= early:
-                self.server.spawn(self._announce_ssrc(receiver, sender_id, packet.ssrc))
-            receiver.packets_before_announce[packet.ssrc] = count + 1
+        if packet.ssrc not in receiver.announced and packet.ssrc not in receiver.announce_scheduled:
+            receiver.announce_scheduled.add(packet.ssrc)
+            announce = self._announce_ssrc(receiver, sender_id, packet.ssrc)
+            if plan is not None and plan.early_packets:
+                asyncio.get_running_loop().call_later(plan.early_ms / 1000, self.server.spawn, announce)
+            else:
+                self.server.spawn(announce)
         if plan is None:
             self._transmit(receiver, packet)
             return

@@ -279,7 +279,9 @@ class VoiceServer:
                 # Other client opcodes (12 client connect, video, codecs) change nothing here.
         finally:
             if connection is not None and connection.ws is ws:
-                await self._socket_gone(connection, ws.close_code)
+                code = connection.server_close_code if connection.server_close_code is not None else ws.close_code
+                connection.server_close_code = None
+                await self._socket_gone(connection, code)
         return ws
 
     async def _socket_gone(self, connection: VoiceConnection, code: int | None) -> None:

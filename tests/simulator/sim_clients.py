@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import struct
 import threading
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import discord
 import nacl.bindings
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from discord.voice_state import VoiceConnectionState
 
 from pandora.discord_connection import DiscordConnection
@@ -60,7 +62,9 @@ class TappedVoiceClient(discord.VoiceClient):
     def __init__(self, client: discord.Client, channel: Any) -> None:
         super().__init__(client, channel)
         self.ssrc_users: dict[int, int] = {}
+        self.op5_at: dict[int, float] = {}  # ssrc -> when its first op 5 arrived (time.monotonic)
         self.datagrams: list[bytes] = []
+        self.arrivals: list[float] = []
         self._lock = threading.Lock()
         self._frames: dict[int, list[bytes]] = defaultdict(list)
         self._processed = 0
@@ -71,11 +75,14 @@ class TappedVoiceClient(discord.VoiceClient):
 
     async def _hook(self, ws: Any, message: dict[str, Any]) -> None:
         if message.get("op") == 5 and "user_id" in message.get("d", {}):
-            self.ssrc_users[int(message["d"]["ssrc"])] = int(message["d"]["user_id"])
+            ssrc = int(message["d"]["ssrc"])
+            self.ssrc_users[ssrc] = int(message["d"]["user_id"])
+            self.op5_at.setdefault(ssrc, time.monotonic())
 
     def _on_datagram(self, data: bytes) -> None:
         with self._lock:
             self.datagrams.append(data)
+            self.arrivals.append(time.monotonic())
 
     def decrypted_frames(self) -> dict[int, list[bytes]]:
         """user id -> Opus frames: transport-decrypted (xchacha rtpsize), padding/extension stripped, then DAVE.
@@ -99,10 +106,7 @@ class TappedVoiceClient(discord.VoiceClient):
             if data[0] & 0x10:
                 extension_words = struct.unpack_from(">H", data, header_length + 2)[0]
                 header_length += 4
-            nonce = data[-4:] + bytes(20)
-            body = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                data[header_length:-4], data[:header_length], nonce, key
-            )
+            body = transport_decrypt(self._connection.mode, key, data, header_length)
             payload = body[4 * extension_words:]
             if data[0] & 0x20:
                 payload = payload[: -payload[-1]]
@@ -113,6 +117,25 @@ class TappedVoiceClient(discord.VoiceClient):
                     continue
             frames[user_id].append(bytes(payload))
         return {user: list(items) for user, items in frames.items()}
+
+
+def transport_decrypt(mode: str, key: bytes, data: bytes, header_length: int) -> bytes:
+    """rtpsize: AAD = the clear header, nonce = the trailing 4-byte counter padded with zeros."""
+    ciphertext, aad = data[header_length:-4], data[:header_length]
+    if mode == "aead_aes256_gcm_rtpsize":
+        return AESGCM(key).decrypt(data[-4:] + bytes(8), ciphertext, aad)
+    return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, aad, data[-4:] + bytes(20), key)
+
+
+class AesGcmVoiceClient(TappedVoiceClient):
+    """Selects aead_aes256_gcm_rtpsize (Discord's preferred mode) through discord.py's per-mode encrypt hook."""
+
+    supported_modes = ("aead_aes256_gcm_rtpsize",)  # type: ignore[assignment]
+
+    def _encrypt_aead_aes256_gcm_rtpsize(self, header: bytes, data: bytes) -> bytes:
+        counter = struct.pack(">I", self._incr_nonce)
+        self.checked_add("_incr_nonce", 1, 4294967295)
+        return header + AESGCM(bytes(self.secret_key)).encrypt(counter + bytes(8), bytes(data), bytes(header)) + counter
 
 
 def discord_media_audio() -> Any:

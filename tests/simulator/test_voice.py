@@ -71,3 +71,24 @@ async def test_client_op5_maps_ssrc_before_audio(plain_sim: DiscordSimulator) ->
         await alice.speak(seconds=0.1, realtime=False)
         await wait_for(lambda: alice.id in vc.ssrc_users.values(), what="op 5 for alice")
         assert isinstance(vc, discord.VoiceClient)
+
+
+async def test_voice_socket_closed_with_4015_is_resumed_and_audio_continues(sim: DiscordSimulator) -> None:
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    voice = guild.create_voice_channel("General")
+    alice = guild.add_member("alice")
+    await alice.join_voice(voice)
+    async with running_client(sim, bot, [guild]) as client:
+        vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
+        await voice.wait_dave_settled()
+        old_ws = vc._connection.ws
+        await sim.close_voice_socket(bot.user_id, code=4015)
+        await wait_for(lambda: vc._connection.ws is not old_ws and vc.is_connected(), what="voice resume")
+        await voice.wait_dave_settled()
+        connection = sim.voice.connections[(guild.id, bot.id)]
+        assert connection.ssrc == vc._connection.ssrc  # same session: resumed, not a new identify
+        sent = await alice.speak(seconds=0.2, realtime=False)
+        await wait_for(lambda: vc.decrypted_frames().get(alice.id, [])[-len(sent):] == sent, what="audio after")
+        await play(vc, tone_source(880.0, 0.3))
+        await wait_for(lambda: len(alice.received_audio[bot.id]) >= 15, what="the bot's audio after resume")
