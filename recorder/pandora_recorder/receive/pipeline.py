@@ -39,6 +39,7 @@ class ReceivePipeline:
     ) -> None:
         self.counters = DropCounters()
         self.frames_by_user: Counter[int] = Counter()  # frames handed to the writer, per user
+        self.replayed = 0  # packets that arrived before op 5 and were processed once it came
         self._submit = submit
         self._dave = dave
         self._clock = clock
@@ -59,6 +60,7 @@ class ReceivePipeline:
         """Voice op 5: ``ssrc`` belongs to ``user_id``; packets held for it are processed now, in order."""
         with self._lock:
             for packet, frame, arrival in self._speakers.assign(ssrc, user_id):
+                self.replayed += 1
                 try:
                     self._decrypt_and_queue(user_id, packet, frame, arrival)
                 except Drop as drop:

@@ -55,6 +55,7 @@ def test_packets_before_op5_are_replayed_once_mapped(key: bytes) -> None:
     pipeline.flush()
     assert opus_of(out, 1003) == frames
     assert pipeline.held_before_op5() == 0
+    assert pipeline.replayed == 12
 
 
 def test_loss_reordering_and_duplication_keep_every_delivered_frame_once_in_order(key: bytes) -> None:
