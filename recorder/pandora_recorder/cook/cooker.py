@@ -54,8 +54,12 @@ class _CookedTrack:
         for packet, samples in self.timeline.place(opus, arrival, rtp):
             self.writer.write(packet, samples)
 
+    def drain(self) -> None:
+        for packet, samples in self.timeline.finish():
+            self.writer.write(packet, samples)
+
     def finish(self, end: int) -> None:
-        for packet, samples in self.timeline.fill_to(max(end, SILENCE_STEP)):
+        for packet, samples in self.timeline.finish(max(end, SILENCE_STEP)):
             self.writer.write(packet, samples)
         self.writer.close()
 
@@ -103,6 +107,8 @@ def cook_recording(
         report = _PercentReporter(progress, reader.data_size, f"cook {recording_id}: reading packets")
         for packet in reader.packets(report):
             cooked_track(packet.track).add(packet.opus, packet.arrival, packet.rtp)
+        for track in cooked.values():
+            track.drain()
         end = max((c.timeline.position for c in cooked.values()), default=0)
         for track in cooked.values():
             track.finish(end)

@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from tone_recording import ALICE, BOB, Voice, record
 
-from pandora_recorder.cook import cook_recording
+from pandora_recorder.cook import cook_recording, output_name
+from pandora_recorder.cook.source import Track
 from pandora_recorder.raw.ogg import encode_page, read_pages
 from pandora_recorder.sinks import LocalFolderSink
 
@@ -213,3 +215,22 @@ def test_cook_command_reports_a_missing_recording(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert completed.returncode == 1 and "no raw recording 123" in completed.stderr
+
+
+def test_a_resumed_recording_cooks_with_both_sessions_in_place(tmp_path):
+    """The recorder restarts between alice's two bursts; the second session's audio lands at its true time."""
+    first = Voice(ALICE.user_id, "alice", ALICE.tone, ALICE.bursts[:1])
+    second = Voice(ALICE.user_id, "alice", ALICE.tone, ALICE.bursts[1:])
+    record(tmp_path / "raw", 555000111, (first,))
+    recording = record(tmp_path / "raw", 555000111, (second, BOB))
+    result = cook_recording(LocalFolderSink(recording.folder), 555000111, tmp_path / "out")
+    assert sorted(p.name for p in result.tracks.values()) == ["555000111-1-alice.flac", "555000111-2-bob.flac"]
+    assert_speaker_file(result.tracks[1], ALICE, [BOB], result.duration)
+    assert_speaker_file(result.tracks[2], BOB, [ALICE], result.duration)
+
+
+def test_output_names_are_safe_file_names():
+    track = Track(3, {"username": "../we ird/név", "name": "x"}, b"", b"")
+    assert output_name(7, track, "flac") == "7-3-we_ird_név.flac"
+    assert output_name(7, Track(4, {}, b"", b""), "wav") == "7-4-track4.wav"
+    assert output_name(7, Track(5, {"username": "///"}, b"", b""), "wav") == "7-5-track5.wav"

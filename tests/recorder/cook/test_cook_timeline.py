@@ -6,8 +6,24 @@ from pandora_recorder.cook.timeline import TrackTimeline
 SPEECH = b"\x7c" + b"\x55" * 100  # hybrid fullband 20 ms, one frame
 
 
-def placed(timeline, packet, arrival, rtp):
-    return [(p, n) for p, n in timeline.place(packet, arrival, rtp)]
+def timeline_of(packets, end=None):
+    """Run (packet, arrival, rtp) through a timeline; return (packet, start sample) of everything it placed."""
+    timeline = TrackTimeline()
+    out, position = [], 0
+    placed = [item for packet in packets for item in timeline.place(*packet)] + list(timeline.finish(end))
+    for packet, samples in placed:
+        out.append((packet, position))
+        position += samples
+    assert position == timeline.position
+    return out, timeline
+
+
+def speech_starts(out):
+    return [start for packet, start in out if packet == SPEECH]
+
+
+def is_silence(packet):
+    return packet[0] in (0xF8, 0xF0, 0xE8, 0xE0) and packet[1:] == b"\xff\xfe"
 
 
 def test_packet_lengths_follow_the_toc():
@@ -32,37 +48,36 @@ def test_silence_and_concealment_decode_to_the_promised_length():
 
 
 def test_back_to_back_rtp_ignores_arrival_jitter():
-    timeline = TrackTimeline()
-    out = placed(timeline, SPEECH, 48_000, 5000)
-    assert [n for _, n in out if _ != SPEECH] and sum(n for _, n in out) == 48_960  # silence up to 1 s, then speech
-    for index, jitter in enumerate((900, 0, 3000, 4700, 100), start=1):
-        out = placed(timeline, SPEECH, 48_000 + index * 960 + jitter, 5000 + index * 960)
-        assert out == [(SPEECH, 960)]
-    assert timeline.position == 48_000 + 6 * 960
+    # The first packet arrives 900 samples late; the burst still starts where the least delayed packet says.
+    jitter = (900, 0, 3000, 4700, 100, 2000)
+    out, _ = timeline_of([(SPEECH, 48_000 + k * 960 + j, 5000 + k * 960) for k, j in enumerate(jitter)])
+    assert speech_starts(out) == [48_000 + k * 960 for k in range(6)]
+    assert all(is_silence(packet) for packet, start in out if start < 48_000)
 
 
 def test_lost_packets_are_concealed_and_later_speech_keeps_its_time():
-    timeline = TrackTimeline()
-    placed(timeline, SPEECH, 960, 0)
-    out = placed(timeline, SPEECH, 960 * 5 + 2000, 960 * 4)  # three packets lost, this one arrives late
-    assert out == [(concealment(SPEECH[0]), 960)] * 3 + [(SPEECH, 960)]
-    assert timeline.position == 960 * 6
+    out, _ = timeline_of([(SPEECH, 960, 0), (SPEECH, 960 * 5 + 2000, 960 * 4)])  # three lost, the next one late
+    assert [packet for packet, _ in out[-5:]] == [SPEECH] + [concealment(SPEECH[0])] * 3 + [SPEECH]
+    assert speech_starts(out) == [960, 960 * 5]
+
+
+def test_long_hole_inside_a_burst_is_silence_at_the_right_length():
+    out, _ = timeline_of([(SPEECH, 0, 0), (SPEECH, 960 * 20, 960 * 20)])  # 380 ms lost, RTP consistent
+    assert speech_starts(out) == [0, 960 * 20]
+    assert all(is_silence(packet) for packet, start in out if 0 < start < 960 * 20)
 
 
 def test_new_burst_with_back_to_back_rtp_starts_at_its_arrival():
     """discord.py's sender does not advance RTP over a pause; arrival says where the next burst starts."""
-    timeline = TrackTimeline()
-    placed(timeline, SPEECH, 960, 0)
-    out = placed(timeline, SPEECH, 48_000, 960)
-    assert out[-1] == (SPEECH, 960)
-    assert sum(n for p, n in out[:-1]) == 48_000 - 1920 and all(p[:1] in (b"\xf8", b"\xf0", b"\xe8", b"\xe0")
-                                                               for p, _ in out[:-1])
-    assert timeline.position == 48_960
+    out, _ = timeline_of([(SPEECH, 960, 0), (SPEECH, 48_000, 960), (SPEECH, 48_960, 1920)])
+    assert speech_starts(out) == [960, 48_000, 48_960]
+    assert all(is_silence(packet) for packet, start in out if 1920 <= start < 48_000)
 
 
-def test_rtp_jump_after_reconnect_trusts_arrival_and_never_drops():
-    timeline = TrackTimeline()
-    placed(timeline, SPEECH, 96_000, 123)
-    assert placed(timeline, SPEECH, 20_000, 4_000_000_000) == [(SPEECH, 960)]  # late: right after, not dropped
-    assert timeline.position == 96_000 + 1920
-    assert placed(timeline, b"", 200_000, None) == [] and timeline.invalid_packets == 1
+def test_late_packets_after_an_rtp_jump_are_kept_and_the_end_is_padded():
+    out, timeline = timeline_of(
+        [(SPEECH, 96_000, 123), (SPEECH, 20_000, 4_000_000_000), (b"", 200_000, None)], end=144_000
+    )
+    assert speech_starts(out) == [96_000, 96_960]  # late: right after the audio already placed, not dropped
+    assert timeline.invalid_packets == 1
+    assert timeline.position == 144_000 and is_silence(out[-1][0])
