@@ -53,9 +53,17 @@ RECORDER_CANNOT = [
 ]
 
 
+SUBRESOURCES = {"status", "finalizers", "exec", "log", "token"}
+
+
 def _can(kube_cluster, namespace: str, account: str, verb: str, resource: str, in_namespace: str) -> bool:
+    """`kubectl auth can-i`; "x/status"-style entries are subresources, "secret/name" entries are names."""
+    target, _, rest = resource.partition("/")
+    extra = [f"--subresource={rest}"] if rest in SUBRESOURCES else []
+    what = target if extra else resource
     result = kube_cluster.kubectl(
-        "auth", "can-i", verb, resource, "-n", in_namespace, f"--as=system:serviceaccount:{namespace}:{account}"
+        "auth", "can-i", verb, what, *extra, "-n", in_namespace,
+        f"--as=system:serviceaccount:{namespace}:{account}",
     )
     assert result.stdout.strip() in ("yes", "no"), result.stderr
     return result.stdout.strip() == "yes"
