@@ -31,7 +31,7 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str
 @contextlib.asynccontextmanager
 async def running_client(
     sim: DiscordSimulator, bot: SimBot, guilds: list[SimGuild], *, client: discord.Client | None = None,
-    message_content: bool = True,
+    message_content: bool = True, reconnect: bool = False,
 ) -> AsyncIterator[discord.Client]:
     """A discord.Client logged in with the bot's token via the connection contract, its guilds cached."""
     env = sim.connection_env(bot)
@@ -41,7 +41,7 @@ async def running_client(
         intents.message_content = message_content
         client = discord.Client(intents=intents, **kwargs)
     await client.login(env["PANDORA_TOKEN"])
-    runner = asyncio.create_task(client.connect(reconnect=False))
+    runner = asyncio.create_task(client.connect(reconnect=reconnect))
     try:
         await wait_for(lambda: all(client.get_guild(g.id) is not None for g in guilds), what="GUILD_CREATE")
         yield client
@@ -62,6 +62,7 @@ class TappedVoiceClient(discord.VoiceClient):
     def __init__(self, client: discord.Client, channel: Any) -> None:
         super().__init__(client, channel)
         self.ssrc_users: dict[int, int] = {}
+        self.messages: list[dict[str, Any]] = []  # every JSON voice message, as the hook saw it
         self.op5_at: dict[int, float] = {}  # ssrc -> when its first op 5 arrived (time.monotonic)
         self.datagrams: list[bytes] = []
         self.arrivals: list[float] = []
@@ -74,6 +75,7 @@ class TappedVoiceClient(discord.VoiceClient):
         return VoiceConnectionState(self, hook=self._hook)
 
     async def _hook(self, ws: Any, message: dict[str, Any]) -> None:
+        self.messages.append(message)
         if message.get("op") == 5 and "user_id" in message.get("d", {}):
             ssrc = int(message["d"]["ssrc"])
             self.ssrc_users[ssrc] = int(message["d"]["user_id"])

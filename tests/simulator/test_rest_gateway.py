@@ -175,3 +175,31 @@ def _queue_messages(queue: asyncio.Queue[discord.Message]):  # type: ignore[no-u
         await queue.put(message)
 
     return on_message
+
+
+async def test_gateway_resume_replays_what_was_missed(sim: DiscordSimulator) -> None:
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    text = guild.create_text_channel("chat")
+    alice = guild.add_member("alice")
+    received: asyncio.Queue[discord.Message] = asyncio.Queue()
+    async with running_client(sim, bot, [guild], reconnect=True) as client:
+        client.event(_queue_messages(received))
+        resumed = asyncio.Event()
+        client.event(_set_on_resumed(resumed))
+        session_id = client.ws.session_id
+        await sim.close_gateway_socket(bot, code=4000)
+        await alice.send_message(text, "sent while the bot was away")
+        await asyncio.wait_for(resumed.wait(), 10)
+        assert client.ws.session_id == session_id
+        assert (await asyncio.wait_for(received.get(), 5)).content == "sent while the bot was away"
+        await alice.send_message(text, "and after")
+        assert (await asyncio.wait_for(received.get(), 5)).content == "and after"
+        assert received.empty()
+
+
+def _set_on_resumed(event: asyncio.Event):  # type: ignore[no-untyped-def]
+    async def on_resumed() -> None:
+        event.set()
+
+    return on_resumed

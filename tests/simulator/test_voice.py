@@ -92,3 +92,41 @@ async def test_voice_socket_closed_with_4015_is_resumed_and_audio_continues(sim:
         await wait_for(lambda: vc.decrypted_frames().get(alice.id, [])[-len(sent):] == sent, what="audio after")
         await play(vc, tone_source(880.0, 0.3))
         await wait_for(lambda: len(alice.received_audio[bot.id]) >= 15, what="the bot's audio after resume")
+
+
+async def test_clients_connect_and_disconnect_ops_name_the_participants(sim: DiscordSimulator) -> None:
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    voice = guild.create_voice_channel("General")
+    alice, bob = guild.add_member("alice"), guild.add_member("bob")
+    await alice.join_voice(voice)
+    async with running_client(sim, bot, [guild]) as client:
+        vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
+        await bob.join_voice(voice)
+        await alice.leave_voice()
+        await wait_for(lambda: any(m["op"] == 13 for m in vc.messages), what="op 13")
+        connects = [int(u) for m in vc.messages if m["op"] == 11 for u in m["d"]["user_ids"]]
+        assert connects == [alice.id, bob.id]
+        assert [int(m["d"]["user_id"]) for m in vc.messages if m["op"] == 13] == [alice.id]
+        numbered = [m["seq"] for m in vc.messages if "seq" in m]
+        assert numbered == sorted(numbered) and len(set(numbered)) == len(numbered)
+
+
+async def test_one_bot_two_processes_record_two_guilds(sim: DiscordSimulator) -> None:
+    """Two sessions of the same bot token (two recorder processes), each in voice in its own guild."""
+    bot = sim.create_bot("Pandora")
+    guild_a, guild_b = sim.create_guild("A", bots=[bot]), sim.create_guild("B", bots=[bot])
+    voice_a, voice_b = guild_a.create_voice_channel("General"), guild_b.create_voice_channel("General")
+    alice, bob = guild_a.add_member("alice"), guild_b.add_member("bob")
+    await alice.join_voice(voice_a)
+    await bob.join_voice(voice_b)
+    async with running_client(sim, bot, [guild_a, guild_b]) as first, \
+            running_client(sim, bot, [guild_a, guild_b]) as second:
+        vc_a = await first.get_channel(voice_a.id).connect(cls=TappedVoiceClient)
+        vc_b = await second.get_channel(voice_b.id).connect(cls=TappedVoiceClient)
+        await voice_a.wait_dave_settled()
+        await voice_b.wait_dave_settled()
+        said_a, said_b = await alice.speak(0.2, realtime=False), await bob.speak(0.2, realtime=False)
+        await wait_for(lambda: vc_a.decrypted_frames().get(alice.id) == said_a, what="alice in A")
+        await wait_for(lambda: vc_b.decrypted_frames().get(bob.id) == said_b, what="bob in B")
+        assert bob.id not in vc_a.decrypted_frames() and alice.id not in vc_b.decrypted_frames()
