@@ -79,8 +79,10 @@ def _node_ready(api: AdminApi) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def up(directory: Path, timeout: float = 120.0) -> ControlPlane:
-    """Start everything, wait until the API is ready, the node is Ready and service accounts exist."""
+def up(directory: Path, timeout: float = 120.0, tie_to_parent: bool = False) -> ControlPlane:
+    """Start everything, wait until the API is ready, the node is Ready and service accounts exist.
+
+    `tie_to_parent` (tests) kills the components when the calling process dies; the CLI leaves them running."""
     missing = missing_binaries(CONTROL_PLANE_BINARIES)
     if missing:
         raise MissingBinaries(missing)
@@ -89,13 +91,13 @@ def up(directory: Path, timeout: float = 120.0) -> ControlPlane:
     if any((directory / "pids").glob("*.pid")):
         raise StartError(f"{directory} already has running components; run `pandora-testenv down --dir {directory}`")
     try:
-        return _start_all(directory, timeout)
+        return _start_all(directory, timeout, tie_to_parent)
     except BaseException:
         down(directory)
         raise
 
 
-def _start_all(directory: Path, timeout: float) -> ControlPlane:
+def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlPlane:
     pki = create_pki(directory / "pki")
     ports = {name: free_port() for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler")}
     ports["kwok"] = free_port()
@@ -126,6 +128,7 @@ def _start_all(directory: Path, timeout: float) -> ControlPlane:
             "--log-level=warn",
         ],
         directory,
+        tie_to_parent=tie_to_parent,
     )
     wait_until(etcd, lambda: http_ok(f"{etcd_url}/health"), timeout, "healthy")
 
@@ -156,6 +159,7 @@ def _start_all(directory: Path, timeout: float) -> ControlPlane:
             "--v=1",
         ],
         directory,
+        tie_to_parent=tie_to_parent,
     )
     wait_until(apiserver, lambda: api.get("/readyz")[0] == 200, timeout, "ready")
 
@@ -178,6 +182,7 @@ def _start_all(directory: Path, timeout: float) -> ControlPlane:
             "--v=1",
         ],
         directory,
+        tie_to_parent=tie_to_parent,
     )
     scheduler = start(
         "kube-scheduler",
@@ -193,6 +198,7 @@ def _start_all(directory: Path, timeout: float) -> ControlPlane:
             "--v=1",
         ],
         directory,
+        tie_to_parent=tie_to_parent,
     )
     stages = directory / "kwok-stages.yaml"
     stages.write_text(resources.files("pandora_testenv").joinpath("kwok-stages.yaml").read_text())
@@ -209,6 +215,7 @@ def _start_all(directory: Path, timeout: float) -> ControlPlane:
             f"--server-address=127.0.0.1:{ports['kwok']}",
         ],
         directory,
+        tie_to_parent=tie_to_parent,
     )
     status, body = api.post("/api/v1/nodes", _node_manifest())
     if status not in (201, 409):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -63,10 +64,24 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    # Runs in the child before exec: SIGKILL it when the process that started it dies (PR_SET_PDEATHSIG), so a
+    # test run killed outright leaves no server behind.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def start(
-    name: str, args: list[str], run_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    name: str,
+    args: list[str],
+    run_dir: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    tie_to_parent: bool = False,
 ) -> ManagedProcess:
-    """Start `args` in its own session (own process group), logging to run_dir/logs/<name>.log."""
+    """Start `args` in its own session (own process group), logging to run_dir/logs/<name>.log.
+
+    With `tie_to_parent`, the process is killed when this Python process dies (tests); without, it outlives it
+    (`pandora-testenv up`)."""
     logs = run_dir / "logs"
     pids = run_dir / "pids"
     logs.mkdir(parents=True, exist_ok=True)
@@ -81,6 +96,7 @@ def start(
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent if tie_to_parent else None,
         )
     pid_file = pids / f"{name}.pid"
     pid_file.write_text(f"{popen.pid}\n{args[0]}\n")

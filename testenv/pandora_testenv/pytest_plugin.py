@@ -66,7 +66,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
             f"({', '.join(missing)} missing): run `.venv/bin/pandora-testenv build`"
         )
     directory = tmp_path_factory.mktemp("controlplane")
-    plane = up(directory)
+    plane = up(directory, tie_to_parent=True)
     try:
         yield KubeCluster(plane.kubeconfig, "local", plane)
     finally:

@@ -54,6 +54,7 @@ def start_redis(run_dir: Path, timeout: float = 15) -> RedisServer:
         [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data), "--save", "",
          "--appendonly", "no", "--protected-mode", "no"],
         run_dir,
+        tie_to_parent=True,
     )
 
     def ping() -> bool:
@@ -91,7 +92,7 @@ def start_s3(run_dir: Path, bucket: str = "pandora-test", timeout: float = 30) -
     """moto's S3 server (MinIO is not built here: moto ships in the dev extra and needs no build)."""
     port = free_port()
     moto = Path(sys.executable).with_name("moto_server")
-    process = start("s3", [str(moto), "-H", "127.0.0.1", "-p", str(port)], run_dir)
+    process = start("s3", [str(moto), "-H", "127.0.0.1", "-p", str(port)], run_dir, tie_to_parent=True)
     endpoint = f"http://127.0.0.1:{port}"
     wait_until(process, lambda: http_ok(f"{endpoint}/moto-api/"), timeout, "serving")
     server = S3Server(endpoint, bucket, process)
@@ -202,7 +203,7 @@ def start_daprd(
     # daprd in standalone mode writes under $HOME/.dapr; keep that inside the run directory.
     home = run_dir / f"{name}-home"
     home.mkdir(parents=True, exist_ok=True)
-    process = start(name, args, run_dir, env={"HOME": str(home)}, cwd=home)
+    process = start(name, args, run_dir, env={"HOME": str(home)}, cwd=home, tie_to_parent=True)
     sidecar = Daprd(app_id, ports["http"], ports["grpc"], resources_path, process, app_port, ports)
     wait_until(process, lambda: _healthz(sidecar), timeout, "healthy")
     return sidecar

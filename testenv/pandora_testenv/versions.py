@@ -36,8 +36,9 @@ ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
 # The Python SDK is dapr==1.19.0; the proxy does not serve runtime v1.19.x, and an SDK talks to the previous
-# runtime minor (the gRPC API is additive), so the newest served v1.18 patch is used.
-DAPR_VERSION = "v1.18.3"
+# runtime minor (the gRPC API is additive). v1.18.2 and v1.18.3 need durabletask-go versions the proxy refuses
+# (403 "not available"), so v1.18.1 is the newest that builds here.
+DAPR_VERSION = "v1.18.1"
 
 
 def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
