@@ -205,6 +205,11 @@ class SimChannel:
         """Re-key the channel's DAVE group: every participant gets a new epoch (re-adds one member)."""
         await self.guild.simulator.voice.force_dave_epoch_change(self.id)
 
+    async def send_forged_dave_proposal(self, member: SimMember) -> None:
+        """Fault: send ``member`` an MLS proposal signed with a key that is not the external sender's."""
+        room = self.guild.simulator.voice.room(self.id)
+        await self.guild.simulator.voice.dave.send_forged_proposal(room, member.id)
+
     async def wait_dave_settled(self, timeout: float = 10.0) -> None:
         """Wait until every participant of this voice channel is in the same DAVE epoch with nothing pending."""
         await self.guild.simulator.voice.wait_dave_settled(self.id, timeout)

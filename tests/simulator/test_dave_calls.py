@@ -101,3 +101,25 @@ async def test_two_clients_in_one_channel_hear_each_other_through_the_sfu(sim: D
         assert dominant_tone(heard, candidates=CLIENT_TONES) == 880.0
         # the SFU forwarded A's own DAVE encryption: the server's copy is not plain Opus
         assert all(e.frame.endswith(b"\xfa\xfa") for e in sim.audio_log if e.frame != SILENCE_FRAME)
+
+
+async def test_proposal_signed_with_the_wrong_key_is_rejected_and_the_call_goes_on(sim: DiscordSimulator) -> None:
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    voice = guild.create_voice_channel("General")
+    alice, bob = guild.add_member("alice"), guild.add_member("bob")
+    for member in (alice, bob):
+        await member.join_voice(voice)
+    async with running_client(sim, bot, [guild]) as client:
+        vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
+        await voice.wait_dave_settled()
+        group = sim.voice.dave.group(voice.id)
+        assert group is not None
+        epoch, members = group.epoch, sorted(group.members)
+        await voice.send_forged_dave_proposal(alice)
+        assert len(alice.dave.errors) == 1 and "signature" in alice.dave.errors[0].lower()
+        assert alice.dave_session.epoch == epoch
+        await voice.wait_dave_settled()
+        assert (group.epoch, sorted(group.members)) == (epoch, members)
+        await _assert_member_audio_reaches(vc, alice)
+        await _assert_client_audio_reaches(vc, [alice, bob], bot.id, 660.0)
