@@ -9,13 +9,14 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pandora_testenv.cache import binary_path
-from pandora_testenv.controlplane import NODE_NAME, ControlPlane
+from pandora_testenv.controlplane import NODE_ANNOTATION, NODE_NAME, ControlPlane
 
 KUBECONFIG_ENV = "PANDORA_TEST_KUBECONFIG"
 # The annotation that makes KWOK finish a Running pod: "0" -> Succeeded, any other integer -> Failed with that
@@ -42,10 +43,15 @@ class KubeCluster:
     control_plane: ControlPlane | None = None
     _helm_home: Path | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def simulates_pods(self) -> bool:
-        """True when pods run on the KWOK fake node and honour EXIT_CODE_ANNOTATION."""
-        return self.backend == "local"
+        """True when pods run on the KWOK fake node and honour EXIT_CODE_ANNOTATION (always for the local
+        control plane; for a named cluster, when it is one `pandora-testenv up` started)."""
+        if self.backend == "local":
+            return True
+        key = NODE_ANNOTATION[0].replace(".", "\\.")
+        node = self.kubectl("get", "node", NODE_NAME, "-o", f"jsonpath={{.metadata.annotations.{key}}}")
+        return node.returncode == 0 and node.stdout == NODE_ANNOTATION[1]
 
     @property
     def fake_node(self) -> str | None:

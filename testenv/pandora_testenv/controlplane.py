@@ -11,7 +11,7 @@ from pathlib import Path
 from pandora_testenv.cache import binary_path, missing_binaries
 from pandora_testenv.kubeapi import AdminApi, http_ok, https_ok, write_kubeconfig
 from pandora_testenv.pki import CLIENTS, create_pki
-from pandora_testenv.processes import ManagedProcess, StartError, free_port, start, stop_all, wait_until
+from pandora_testenv.processes import ManagedProcess, StartError, start_listening, stop_all, wait_until
 
 CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"]
 # Stop order: the clients first, the store last.
@@ -99,47 +99,39 @@ def up(directory: Path, timeout: float = 120.0, tie_to_parent: bool = False) -> 
 
 def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlPlane:
     pki = create_pki(directory / "pki")
-    ports = {name: free_port() for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler")}
-    ports["kwok"] = free_port()
-    server = f"https://127.0.0.1:{ports['apiserver']}"
-    kubeconfig = directory / "kubeconfig"
-    kubeconfigs = {}
-    for client, (user, _groups) in CLIENTS.items():
-        path = kubeconfig if client == "admin" else directory / f"{client}.kubeconfig"
-        write_kubeconfig(path, server, pki.ca_cert, pki.client_cert(client), pki.client_key(client), user)
-        kubeconfigs[client] = str(path)
-    api = AdminApi(server, pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin"))
+    options = {"run_dir": directory, "timeout": timeout, "tie_to_parent": tie_to_parent}
+    ports: dict[str, int] = {}
 
-    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
-    peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
-    etcd = start(
-        "etcd",
-        [
+    def etcd_args(etcd_ports: list[int]) -> list[str]:
+        client_url, peer_url = (f"http://127.0.0.1:{port}" for port in etcd_ports)
+        return [
             _bin("etcd"),
             "--name=pandora",
             f"--data-dir={directory / 'etcd'}",
-            f"--listen-client-urls={etcd_url}",
-            f"--advertise-client-urls={etcd_url}",
+            f"--listen-client-urls={client_url}",
+            f"--advertise-client-urls={client_url}",
             f"--listen-peer-urls={peer_url}",
             f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=pandora={peer_url}",
             # Test data: durability is not worth an fsync per write.
             "--unsafe-no-fsync",
             "--log-level=warn",
-        ],
-        directory,
-        tie_to_parent=tie_to_parent,
-    )
-    wait_until(etcd, lambda: http_ok(f"{etcd_url}/health"), timeout, "healthy")
+        ]
 
-    apiserver = start(
-        "kube-apiserver",
-        [
+    etcd, (ports["etcd"], ports["etcd-peer"]) = start_listening(
+        "etcd", etcd_args, 2, lambda p: http_ok(f"http://127.0.0.1:{p[0]}/health"), **options
+    )
+
+    def admin_api(port: int) -> AdminApi:
+        return AdminApi(f"https://127.0.0.1:{port}", pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin"))
+
+    def apiserver_args(apiserver_ports: list[int]) -> list[str]:
+        return [
             _bin("kube-apiserver"),
-            f"--etcd-servers={etcd_url}",
+            f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
-            f"--secure-port={ports['apiserver']}",
+            f"--secure-port={apiserver_ports[0]}",
             f"--cert-dir={directory / 'pki'}",
             f"--tls-cert-file={pki.serving_cert}",
             f"--tls-private-key-file={pki.serving_key}",
@@ -157,21 +149,31 @@ def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlP
             "--enable-priority-and-fairness=false",
             "--profiling=false",
             "--v=1",
-        ],
-        directory,
-        tie_to_parent=tie_to_parent,
-    )
-    wait_until(apiserver, lambda: api.get("/readyz")[0] == 200, timeout, "ready")
+        ]
 
-    controller_manager = start(
-        "kube-controller-manager",
-        [
+    apiserver, (ports["apiserver"],) = start_listening(
+        "kube-apiserver", apiserver_args, 1, lambda p: admin_api(p[0]).get("/readyz")[0] == 200, **options
+    )
+    api = admin_api(ports["apiserver"])
+    server = api.server
+    kubeconfig = directory / "kubeconfig"
+    kubeconfigs = {}
+    for client, (user, _groups) in CLIENTS.items():
+        path = kubeconfig if client == "admin" else directory / f"{client}.kubeconfig"
+        write_kubeconfig(path, server, pki.ca_cert, pki.client_cert(client), pki.client_key(client), user)
+        kubeconfigs[client] = str(path)
+
+    def https_healthz(p: list[int]) -> bool:
+        return https_ok(f"https://127.0.0.1:{p[0]}/healthz")
+
+    def controller_manager_args(cm_ports: list[int]) -> list[str]:
+        return [
             _bin("kube-controller-manager"),
             f"--kubeconfig={kubeconfigs['controller-manager']}",
             f"--authentication-kubeconfig={kubeconfigs['controller-manager']}",
             f"--authorization-kubeconfig={kubeconfigs['controller-manager']}",
             "--bind-address=127.0.0.1",
-            f"--secure-port={ports['controller-manager']}",
+            f"--secure-port={cm_ports[0]}",
             f"--cert-dir={directory / 'controller-manager-certs'}",
             f"--service-account-private-key-file={pki.sa_key}",
             f"--root-ca-file={pki.ca_cert}",
@@ -180,31 +182,34 @@ def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlP
             "--controllers=*,-node-lifecycle-controller",
             "--leader-elect=false",
             "--v=1",
-        ],
-        directory,
-        tie_to_parent=tie_to_parent,
+        ]
+
+    controller_manager, (ports["controller-manager"],) = start_listening(
+        "kube-controller-manager", controller_manager_args, 1, https_healthz, **options
     )
-    scheduler = start(
-        "kube-scheduler",
-        [
+
+    def scheduler_args(scheduler_ports: list[int]) -> list[str]:
+        return [
             _bin("kube-scheduler"),
             f"--kubeconfig={kubeconfigs['scheduler']}",
             f"--authentication-kubeconfig={kubeconfigs['scheduler']}",
             f"--authorization-kubeconfig={kubeconfigs['scheduler']}",
             "--bind-address=127.0.0.1",
-            f"--secure-port={ports['scheduler']}",
+            f"--secure-port={scheduler_ports[0]}",
             f"--cert-dir={directory / 'scheduler-certs'}",
             "--leader-elect=false",
             "--v=1",
-        ],
-        directory,
-        tie_to_parent=tie_to_parent,
+        ]
+
+    scheduler, (ports["scheduler"],) = start_listening(
+        "kube-scheduler", scheduler_args, 1, https_healthz, **options
     )
+
     stages = directory / "kwok-stages.yaml"
     stages.write_text(resources.files("pandora_testenv").joinpath("kwok-stages.yaml").read_text())
-    kwok = start(
-        "kwok",
-        [
+
+    def kwok_args(kwok_ports: list[int]) -> list[str]:
+        return [
             _bin("kwok"),
             f"--kubeconfig={kubeconfig}",
             f"--config={stages}",
@@ -212,11 +217,13 @@ def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlP
             f"--manage-nodes-with-annotation-selector={'='.join(NODE_ANNOTATION)}",
             "--node-ip=127.0.0.1",
             "--cidr=10.244.0.0/16",
-            f"--server-address=127.0.0.1:{ports['kwok']}",
-        ],
-        directory,
-        tie_to_parent=tie_to_parent,
+            f"--server-address=127.0.0.1:{kwok_ports[0]}",
+        ]
+
+    kwok, (ports["kwok"],) = start_listening(
+        "kwok", kwok_args, 1, lambda p: http_ok(f"http://127.0.0.1:{p[0]}/healthz"), **options
     )
+
     status, body = api.post("/api/v1/nodes", _node_manifest())
     if status not in (201, 409):
         raise StartError(f"creating node {NODE_NAME} failed: {status} {body}")
@@ -226,9 +233,6 @@ def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlP
         lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
         timeout,
         "creating the default service account",
-    )
-    wait_until(
-        scheduler, lambda: https_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz"), timeout, "healthy"
     )
     _check_alive([etcd, apiserver, controller_manager, scheduler, kwok])
     plane = ControlPlane(directory, kubeconfig, server, ports)

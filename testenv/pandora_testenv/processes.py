@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class StartError(RuntimeError):
@@ -118,6 +119,34 @@ def wait_until(
             pass
         time.sleep(interval)
     raise process.fail(f"not {what} after {timeout:.0f} s")
+
+
+def start_listening(
+    name: str,
+    make_args: Callable[[list[int]], list[str]],
+    port_count: int,
+    ready: Callable[[list[int]], bool],
+    run_dir: Path,
+    timeout: float,
+    attempts: int = 3,
+    **options: Any,
+) -> tuple[ManagedProcess, list[int]]:
+    """Start a server on freshly picked free ports and wait until `ready(ports)`.
+
+    A free port can be taken by another process between picking and binding (other test runs share the
+    machine), so a start that fails with "address already in use" is retried on new ports."""
+    for attempt in range(1, attempts + 1):
+        ports = [free_port() for _ in range(port_count)]
+        process = start(name, make_args(ports), run_dir, **options)
+        try:
+            wait_until(process, lambda ports=ports: ready(ports), timeout, "ready")
+        except StartError:
+            stop(process)
+            if attempt == attempts or "address already in use" not in log_tail(process.log, 10):
+                raise
+            continue
+        return process, ports
+    raise AssertionError("unreachable")
 
 
 def _owned(pid: int, executable: str) -> bool:
