@@ -4,6 +4,7 @@
   pandora-testenv up --dir DIR                      start etcd, kube-apiserver, controller-manager, scheduler, kwok;
                                                     writes DIR/kubeconfig; returns when the API and node are ready
   pandora-testenv down --dir DIR                    stop everything `up` started under DIR
+  pandora-testenv status                            what is cached: versions, cold build times, binary sizes
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build (or reuse) the pinned binaries")
     build.add_argument("components", nargs="*", metavar="COMPONENT", help=f"one of {', '.join(COMPONENTS)}")
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    commands.add_parser("status", help="show cached builds with their cold build times and sizes")
     for name, text in (("up", "start the control plane"), ("down", "stop the control plane")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--dir", required=True, type=Path, help="state directory (kubeconfig, logs, pids)")
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return main_build(args.components or None, args.force)
 
+    if args.command == "status":
+        return _status()
+
     from pandora_testenv.controlplane import MissingBinaries, down, up
     from pandora_testenv.processes import StartError
 
@@ -57,6 +62,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     down(args.dir)
     print(f"control plane under {args.dir} stopped")
+    return 0
+
+
+def _status() -> int:
+    from pandora_testenv.cache import component_dir, read_stamp
+
+    for component in COMPONENTS.values():
+        stamp = read_stamp(component)
+        if stamp is None:
+            print(f"{component.key}: not built")
+            continue
+        print(f"{component.key}: built in {stamp['seconds']} s with {stamp['go']} -> {component_dir(component)}/bin")
+        for name, binary in stamp["binaries"].items():
+            print(f"  {name}: {binary['bytes'] / 1e6:.1f} MB, {binary['seconds']} s")
     return 0
 
 
