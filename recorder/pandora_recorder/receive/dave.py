@@ -14,6 +14,7 @@ send a fresh key package, which makes the gateway remove and re-add us and deliv
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ class DaveDecryptor:
         self._consecutive_failures = 0
         self._last_recovery = -float("inf")
         self.recoveries = 0
+        self.failure_kinds: Counter[str] = Counter()  # davey's error messages, for logs and diagnosis
 
     def decrypt(self, user_id: int, frame: bytes) -> bytes:
         if frame == SILENCE_FRAME:
@@ -65,11 +67,17 @@ class DaveDecryptor:
             raise Drop(DropReason.DAVE_PLAIN_REFUSED)
         try:
             plain: bytes = session.decrypt(user_id, _AUDIO, frame)
-        except ValueError:
+        except ValueError as error:
+            self.failure_kinds[str(error).split(" {", 1)[0]] += 1  # the kind, without per-frame sizes
             self._failed()
             raise Drop(DropReason.DAVE_FAILED) from None
         self._consecutive_failures = 0
         return plain
+
+    def epoch(self) -> int | None:
+        """Our MLS epoch (None without a group): a change means new keys arrived."""
+        session = self._session_of()
+        return session.epoch if session is not None else None
 
     def _failed(self) -> None:
         self._consecutive_failures += 1

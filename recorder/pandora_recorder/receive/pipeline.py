@@ -1,7 +1,8 @@
 """The receive pipeline: one UDP datagram in, zero or more ``ReceivedFrame``s out to the writer.
 
 parse RTP -> transport decrypt (authenticates) -> drop duplicates -> strip extension body and padding ->
-SSRC -> user (hold until op 5) -> DAVE decrypt -> drop silence -> reorder window -> ``submit``.
+SSRC -> user (hold until op 5) -> DAVE decrypt (hold briefly and retry when the sender's keys are not known
+yet) -> drop silence -> reorder window -> ``submit``.
 
 ``on_datagram`` runs on discord.py's socket reader thread and does no I/O: ``submit`` must not block (the raw
 writer queues). Voice gateway events (op 4 key, op 5 mapping) and timers arrive on the event loop; a lock
@@ -20,6 +21,7 @@ from pandora_recorder.receive.dave import SILENCE_FRAME, DaveDecryptor
 from pandora_recorder.receive.dedup import DuplicateFilter
 from pandora_recorder.receive.drops import Drop, DropCounters, DropReason
 from pandora_recorder.receive.reorder import DEFAULT_MAX_HOLD, DEFAULT_WINDOW, ReorderWindow
+from pandora_recorder.receive.retry import RetryQueue
 from pandora_recorder.receive.rtp import RtpPacket, parse_rtp, strip_payload
 from pandora_recorder.receive.speakers import SpeakerMap
 from pandora_recorder.receive.transport import TransportDecryptor
@@ -47,6 +49,8 @@ class ReceivePipeline:
         self._transport: TransportDecryptor | None = None
         self._duplicates = DuplicateFilter()
         self._speakers: SpeakerMap[_Held] = SpeakerMap(self.counters)
+        self._retry: RetryQueue[_Held] = RetryQueue(self.counters)
+        self.retried = 0  # frames that failed DAVE decryption at first and succeeded on a retry
         self._reorder = ReorderWindow(self._emit, size=reorder_window, max_hold=max_hold)
 
     # -- event loop side -------------------------------------------------------------------------------------
@@ -72,11 +76,17 @@ class ReceivePipeline:
     def release_due(self) -> None:
         """Hand over frames that waited out the reorder hold time (call a few times a second)."""
         with self._lock:
-            self._reorder.release_due(self._clock())
+            now = self._clock()
+            if self._retry.waiting:
+                for user_id in self._retry.worth_retrying(self._dave.epoch()):
+                    self._retry_held(user_id)
+                self._retry.expire(now)
+            self._reorder.release_due(now)
 
     def flush(self) -> None:
         """Hand over every frame still in the reorder window (at the end of a recording)."""
         with self._lock:
+            self._retry.drop_all()
             self._reorder.release_all()
 
     def held_before_op5(self) -> int:
@@ -106,7 +116,28 @@ class ReceivePipeline:
                 self.counters[drop.reason] += 1
 
     def _decrypt_and_queue(self, user_id: int, packet: RtpPacket, frame: bytes, arrival: float) -> None:
-        opus = self._dave.decrypt(user_id, frame)
+        retry = self._retry
+        if user_id in retry.epochs and retry.epochs[user_id] != self._dave.epoch():
+            self._retry_held(user_id)  # new keys since those failed: older frames first (see retry.py)
+        try:
+            opus = self._dave.decrypt(user_id, frame)
+        except Drop as drop:
+            if drop.reason != DropReason.DAVE_FAILED:
+                raise
+            retry.hold(user_id, arrival, (packet, frame, arrival), self._dave.epoch())
+            return
+        self._queue(user_id, packet, opus, arrival)
+
+    def _retry_held(self, user_id: int) -> None:
+        for packet, frame, arrival in self._retry.take(user_id):
+            try:
+                opus = self._dave.decrypt(user_id, frame)
+                self.retried += 1
+                self._queue(user_id, packet, opus, arrival)
+            except Drop as drop:
+                self.counters[drop.reason] += 1
+
+    def _queue(self, user_id: int, packet: RtpPacket, opus: bytes, arrival: float) -> None:
         if opus == SILENCE_FRAME:
             raise Drop(DropReason.SILENCE)
         if not opus:

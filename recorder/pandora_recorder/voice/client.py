@@ -50,8 +50,11 @@ class RecordingVoiceClient(discord.VoiceClient):
         channel: discord.abc.Connectable,
         submit: Callable[[ReceivedFrame], None],
         on_speaker: Callable[[int], None] | None = None,
+        modes: tuple[str, ...] | None = None,
     ) -> None:
         # create_connection_state() runs inside VoiceClient.__init__, so everything it uses is set first.
+        if modes is not None:  # narrower choice, e.g. to force one transport in tests
+            self.supported_modes = modes  # type: ignore[assignment]
         self._listening = False
         self._dave_transition_id = 0
         self._on_speaker = on_speaker
@@ -62,9 +65,12 @@ class RecordingVoiceClient(discord.VoiceClient):
 
     @classmethod
     def factory(
-        cls, submit: Callable[[ReceivedFrame], None], on_speaker: Callable[[int], None] | None = None
+        cls,
+        submit: Callable[[ReceivedFrame], None],
+        on_speaker: Callable[[int], None] | None = None,
+        modes: tuple[str, ...] | None = None,
     ) -> Callable[[discord.Client, discord.abc.Connectable], RecordingVoiceClient]:
-        return lambda client, channel: cls(client, channel, submit, on_speaker)
+        return lambda client, channel: cls(client, channel, submit, on_speaker, modes)
 
     def create_connection_state(self) -> VoiceConnectionState:
         return VoiceConnectionState(self, hook=self._on_voice_message)

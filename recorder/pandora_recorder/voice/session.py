@@ -41,6 +41,7 @@ class SessionOptions:
     requester_id: int | None = None
     text_channel_id: int | None = None
     connect_timeout: float = 30.0
+    transport_modes: tuple[str, ...] | None = None  # None: every mode Pandora supports
 
 
 def speaker_from(user: discord.abc.User) -> Speaker:
@@ -119,7 +120,7 @@ class RecorderSession:
             if self._on_started is not None:
                 self._on_started(self.writer.recording_id)
             await self._set_recording_nickname(guild)
-            factory = RecordingVoiceClient.factory(self.writer.submit, self._on_speaker)
+            factory = RecordingVoiceClient.factory(self.writer.submit, self._on_speaker, self.options.transport_modes)
             voice = await channel.connect(cls=factory, timeout=self.options.connect_timeout, self_mute=True)
             assert isinstance(voice, RecordingVoiceClient)
             self.voice = voice
@@ -212,8 +213,8 @@ class RecorderSession:
             fields.update(recording_id=self.writer.recording_id, frames=stats.frames_written,
                           bytes=stats.bytes_written, tracks=stats.tracks, writer_dropped=stats.frames_dropped)
         if self.voice is not None:
-            fields.update(drops=dict(self.voice.pipeline.counters),
-                          dave_recoveries=self.voice.dave.recoveries)
+            fields.update(drops=dict(self.voice.pipeline.counters), dave_recoveries=self.voice.dave.recoveries,
+                          dave_failures=dict(self.voice.dave.failure_kinds))
         log.info(event, **fields)
 
     # -- speakers and metadata --------------------------------------------------------------------------------

@@ -57,11 +57,22 @@ class DaveChannel:
         self.group = DaveChannelGroup(channel_id)
         self.channel_id = channel_id
         self.members: dict = {}
+        self.lagging: set[int] = set()  # members whose gateway messages are held back until catch_up()
+        self._delayed: list = []
+
+    def catch_up(self) -> None:
+        """Deliver the messages held back for lagging members (their websocket was slow)."""
+        delayed, self._delayed = self._delayed, []
+        self.lagging.clear()
+        self._pump(delayed)
 
     def _pump(self, outgoing: list) -> None:
         queue = list(outgoing)
         while queue:
             message = queue.pop(0)
+            if message.user_id in self.lagging:
+                self._delayed.append(message)
+                continue
             member = self.members.get(message.user_id)
             if member is None:
                 continue
@@ -85,7 +96,7 @@ class DaveChannel:
         self._pump(self.group.disconnect(user_id))
         self._pump(self.group.execute_pending_transition())
 
-    def session(self, user_id: int):  # noqa: ANN201 - a davey.DaveSession
+    def session(self, user_id: int):
         return self.members[user_id].session
 
     def encrypt(self, user_id: int, opus: bytes) -> bytes:

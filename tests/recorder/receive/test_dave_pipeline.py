@@ -1,11 +1,12 @@
 """End-to-end encrypted frames through the pipeline, with real DAVE groups (davey sessions, simulator gateway)."""
 
 import pytest
+from receive_testkit import DaveChannel, Sender, opus_frames
+
 from pandora_recorder.frames import ReceivedFrame
 from pandora_recorder.receive import DaveDecryptor, DropReason, ReceivePipeline, transport_decryptor
 from pandora_recorder.receive.dave import SILENCE_FRAME
 from pandora_simulator.rtp import AES_GCM, XCHACHA
-from receive_testkit import DaveChannel, Sender, opus_frames
 
 RECORDER, ALICE, BOB, CAROL = 900, 1001, 1002, 1003
 
@@ -125,9 +126,52 @@ def test_repeated_dave_failures_ask_for_a_new_key_once_and_never_invent_audio(ke
         encrypted[0] ^= 0xFF  # corrupt the E2EE ciphertext; the transport layer stays valid
         pipeline.on_datagram(alice.datagram(bytes(encrypted)))
     assert out == []
-    assert pipeline.counters[DropReason.DAVE_FAILED] == 12
     assert recoveries == [1]  # tolerance 5 reached twice, but the cool-down allows one re-key
     good = opus_frames(1, 300)[0]
     pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, good)))
     pipeline.flush()
     assert [f.opus for f in out] == [good]
+    assert pipeline.counters[DropReason.DAVE_FAILED] == 12  # held for a retry, failed again, dropped
+
+
+def test_frames_from_a_sender_ahead_of_our_commit_are_decrypted_once_we_catch_up(key: bytes) -> None:
+    channel = DaveChannel()
+    channel.join(RECORDER, ALICE)
+    out: list[ReceivedFrame] = []
+    pipeline = recorder_pipeline(channel, out, XCHACHA, key)
+    pipeline.on_speaking(ALICE, 11)
+    alice = Sender(XCHACHA, key, 11)
+    frames = opus_frames(20)
+    for frame in frames[:5]:
+        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
+    channel.lagging.add(RECORDER)  # our copy of the next commit is late; alice already uses the new key
+    channel.join(CAROL)
+    for frame in frames[5:12]:
+        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
+    channel.catch_up()
+    for frame in frames[12:]:
+        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
+    pipeline.flush()
+    assert [f.opus for f in out] == frames
+    assert pipeline.retried == 7
+    assert pipeline.counters.total() == 0
+
+
+def test_frames_that_never_become_decryptable_are_dropped_after_the_wait(key: bytes) -> None:
+    channel = DaveChannel()
+    channel.join(RECORDER, ALICE)
+    now = [100.0]
+    out: list[ReceivedFrame] = []
+    pipeline = ReceivePipeline(out.append, DaveDecryptor(lambda: channel.session(RECORDER), lambda: 1),
+                               clock=lambda: now[0])
+    pipeline.set_transport(transport_decryptor(XCHACHA, key))
+    pipeline.on_speaking(BOB, 22)  # bob is not in our group: no key will ever come
+    bob = Sender(XCHACHA, key, 22)
+    for frame in opus_frames(3):
+        pipeline.on_datagram(bob.datagram(frame + b"\x00\xfa\xfa"))
+    pipeline.release_due()
+    assert pipeline.counters[DropReason.DAVE_FAILED] == 0
+    now[0] += 1.5
+    pipeline.release_due()
+    assert pipeline.counters[DropReason.DAVE_FAILED] == 3
+    assert out == []
