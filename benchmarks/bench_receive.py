@@ -11,7 +11,6 @@ thread's work until ``close()`` returns. Prints µs per packet, % of one core at
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
 import os
 import resource
@@ -22,13 +21,12 @@ import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
-import discord.opus
-
 from pandora.logging import configure_logging
 from pandora_recorder.frames import Speaker
 from pandora_recorder.raw import RawRecordingWriter
 from pandora_recorder.receive import DaveDecryptor, ReceivePipeline, transport_decryptor
 from pandora_recorder.sinks.local import LocalFolderSink
+from pandora_simulator.audio import ToneEncoder
 from pandora_simulator.dave import DaveChannelGroup, SimulatedDaveMember
 from pandora_simulator.rtp import AES_GCM, XCHACHA, RtpPacket, encrypt_packet
 
@@ -40,13 +38,8 @@ DISTINCT_FRAMES = 50  # one second of real Opus per speaker, repeated (every pac
 
 
 def tone_frames(count: int, frequency: float) -> list[bytes]:
-    encoder = discord.opus.Encoder()
-    frames = []
-    for index in range(count):
-        start = index * FRAME_SAMPLES
-        samples = (int(6000 * math.sin(2 * math.pi * frequency * (start + i) / 48000)) for i in range(FRAME_SAMPLES))
-        frames.append(encoder.encode(b"".join(struct.pack("<hh", s, s) for s in samples), FRAME_SAMPLES))
-    return frames
+    encoder = ToneEncoder(frequency)
+    return [encoder.next_frame() for _ in range(count)]
 
 
 def simulate_channel(conn: Connection, speakers: int, seconds: float, mode: str, key: bytes, path: str) -> None:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import math
-import struct
-
-import discord.opus
-
+from pandora_simulator.audio import ToneEncoder
 from pandora_simulator.rtp import RtpPacket, encrypt_packet
 
 SAMPLES_PER_FRAME = 960  # 20 ms at 48 kHz
 
 
 def opus_frames(count: int, frequency: float = 440.0) -> list[bytes]:
-    """``count`` consecutive 20 ms Opus frames of a sine tone, encoded by libopus."""
-    encoder = discord.opus.Encoder()
-    frames = []
-    for index in range(count):
-        start = index * SAMPLES_PER_FRAME
-        samples = (
-            int(8000 * math.sin(2 * math.pi * frequency * (start + i) / 48000)) for i in range(SAMPLES_PER_FRAME)
-        )
-        pcm = b"".join(struct.pack("<hh", s, s) for s in samples)
-        frames.append(encoder.encode(pcm, SAMPLES_PER_FRAME))
-    return frames
+    """``count`` consecutive 20 ms Opus frames of a sine tone, encoded by libopus (the simulator's encoder)."""
+    encoder = ToneEncoder(frequency)
+    return [encoder.next_frame() for _ in range(count)]
 
 
 class Sender:
