@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,11 +118,17 @@ def cook_recording(
 
         result = CookResult(recording_id, max(end, SILENCE_STEP) / SAMPLE_RATE)
         result.invalid_packets = sum(c.timeline.invalid_packets for c in cooked.values())
-        for index, track in enumerate(cooked.values(), start=1):
-            target = out_dir / output_name(recording_id, track.track, extension)
-            progress(f"cook {recording_id}: encoding {index}/{len(cooked)} {target.name}")
-            ffmpeg.transcode(track.path, target, audio_format)
-            result.tracks[track.track.number] = target
+        targets = {number: out_dir / output_name(recording_id, c.track, extension) for number, c in cooked.items()}
+        # One ffmpeg per core: each is single-threaded for audio.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            jobs = {
+                pool.submit(ffmpeg.transcode, cooked[number].path, target, audio_format): number
+                for number, target in targets.items()
+            }
+            for done, job in enumerate(as_completed(jobs), start=1):
+                job.result()
+                progress(f"cook {recording_id}: encoded {done}/{len(jobs)} {targets[jobs[job]].name}")
+        result.tracks = dict(sorted(targets.items()))
         if mix and cooked:
             target = out_dir / f"{recording_id}-mix.{extension}"
             progress(f"cook {recording_id}: mixing {len(cooked)} tracks into {target.name}")
