@@ -21,7 +21,7 @@ TOLERANCE = 0.020
 
 def decode_pcm(path, rate=RATE):
     """The file's audio as mono 16-bit samples, decoded by ffmpeg (Opus with libopus, the reference decoder)."""
-    decoder = ["-c:a", "libopus"] if path.suffix in (".opus", ".ogg") else []
+    decoder = ["-c:a", "libopus"] if path.suffix == ".opus" else []
     pcm = subprocess.run(
         ["ffmpeg", "-v", "error", *decoder, "-i", str(path), "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"],
         check=True, capture_output=True,
@@ -234,3 +234,22 @@ def test_output_names_are_safe_file_names():
     assert output_name(7, track, "flac") == "7-3-we_ird_név.flac"
     assert output_name(7, Track(4, {}, b"", b""), "wav") == "7-4-track4.wav"
     assert output_name(7, Track(5, {"username": "///"}, b"", b""), "wav") == "7-5-track5.wav"
+
+
+@pytest.mark.parametrize(("audio_format", "codec"), [("ogg", "vorbis"), ("mp3", "mp3"), ("wav", "pcm_s16le")])
+def test_every_format_holds_the_speaker(two_speakers, tmp_path, audio_format, codec):
+    result = cook_recording(
+        LocalFolderSink(two_speakers.folder), two_speakers.recording_id, tmp_path, audio_format=audio_format
+    )
+    alice, bob = two_speakers.voices
+    path = result.tracks[1]
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    )
+    assert json.loads(probe.stdout)["streams"][0]["codec_name"] == codec
+    samples = decode_pcm(path)
+    assert abs(len(samples) / RATE - result.duration) < 0.06  # mp3 pads a frame
+    speech = samples[int(0.4 * RATE) : int(1.2 * RATE)]
+    assert goertzel_power(speech, alice.tone) > 100 * goertzel_power(speech, bob.tone)
+    assert max(abs(v) for v in samples[: int(0.25 * RATE)]) < 300  # silence before alice starts
