@@ -60,17 +60,32 @@ def encode_page(
 ) -> bytes:
     """One Ogg page holding whole packets. With the default CRC it is a raw-format page, whose granule must
     fit 48 bits (bytes 12-13 stay zero, as Craig writes them)."""
-    if crc is craig_crc and not 0 <= granule <= _MAX_GRANULE_48:
-        raise ValueError(f"granule {granule} does not fit 6 bytes")
+    if crc is craig_crc:
+        if len(packets) == 1:
+            return raw_page(serial, sequence, granule, packets[0], flags)
+        if not 0 <= granule <= _MAX_GRANULE_48:
+            raise ValueError(f"granule {granule} does not fit 6 bytes")
     segments = b"".join(lacing(len(packet)) for packet in packets)
     if len(segments) > 255:
         raise ValueError("packets need more than 255 lacing values")
-    header = _HEADER.pack(CAPTURE, 0, flags, granule, serial, sequence, 0, len(segments))
-    page = bytearray(header + segments)
+    page = bytearray(_HEADER.pack(CAPTURE, 0, flags, granule, serial, sequence, 0, len(segments)) + segments)
     for packet in packets:
         page += packet
     struct.pack_into("<I", page, _CRC_OFFSET, crc(bytes(page)))
     return bytes(page)
+
+
+def raw_page(serial: int, sequence: int, granule: int, packet: bytes, flags: int = 0) -> bytes:
+    """The writer's hot path: one packet, zlib CRC chained over header and body without joining them first."""
+    if not 0 <= granule <= _MAX_GRANULE_48:
+        raise ValueError(f"granule {granule} does not fit 6 bytes")
+    size = len(packet)
+    table = b"\xff" * (size // 255) + bytes((size % 255,))
+    if len(table) > 255:
+        raise ValueError("packet needs more than 255 lacing values")
+    head = _HEADER.pack(CAPTURE, 0, flags, granule, serial, sequence, 0, len(table)) + table
+    checksum = zlib.crc32(packet, zlib.crc32(head))
+    return b"".join((head[:_CRC_OFFSET], checksum.to_bytes(4, "little"), head[_CRC_OFFSET + 4 :], packet))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from pandora_recorder.raw.format import (
     new_recording_id,
     users_line,
 )
-from pandora_recorder.raw.ogg import FLAG_BOS, encode_page
+from pandora_recorder.raw.ogg import FLAG_BOS, encode_page, raw_page
 from pandora_recorder.raw.resume import ResumeRecord, TrackState, recording_exists, recover
 from pandora_recorder.sinks.base import ResumeStore, Sink
 
@@ -210,10 +210,8 @@ class RawRecordingWriter:
         granule = max(1, round((frame.arrival - self._start_monotonic) * SAMPLE_RATE))
         sequence = track.next_sequence
         data = self._pending["data"]
-        data += encode_page(serial=track.number, sequence=sequence, granule=granule, packets=(frame.opus,))
-        data += encode_page(
-            serial=track.number, sequence=sequence + 1, granule=frame.rtp_timestamp & _RTP_MASK, packets=(b"",)
-        )
+        data += raw_page(track.number, sequence, granule, frame.opus)
+        data += raw_page(track.number, sequence + 1, frame.rtp_timestamp & _RTP_MASK, b"")
         track.next_sequence = sequence + 2
         self._written += 1
 
