@@ -23,17 +23,19 @@ def run(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if not args.dir.is_dir():
+        print(f"pandora cook: {args.dir} is not a folder", file=sys.stderr)
+        return 1
     try:
         result = cook_recording(
             LocalFolderSink(args.dir), args.id, args.out or args.dir,
             audio_format=args.format, mix=args.mix, progress=progress,
         )
-    except FileNotFoundError as error:
+    except (FileNotFoundError, FfmpegError) as error:
         print(f"pandora cook: {error}", file=sys.stderr)
         return 1
-    except FfmpegError as error:
-        print(f"pandora cook: {error}", file=sys.stderr)
-        return 1
+    if not result.tracks:
+        print(f"pandora cook: recording {args.id} has no speakers yet", file=sys.stderr)
     for path in result.tracks.values():
         print(path)
     if result.mix:

@@ -38,7 +38,7 @@ class RawRecordingReader:
         self.sink = sink
         self.recording_id = recording_id
         self.data_size = sink.size(file_name(recording_id, "data"))
-        if not self.data_size and not sink.size(file_name(recording_id, "header1")):
+        if not any(sink.size(file_name(recording_id, kind)) for kind in ("data", "header1", "users")):
             raise FileNotFoundError(f"no raw recording {recording_id} ({file_name(recording_id, 'data')})")
 
     def tracks(self) -> dict[int, Track]:

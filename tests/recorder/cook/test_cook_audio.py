@@ -11,6 +11,8 @@ from tone_recording import ALICE, BOB, Voice, record
 
 from pandora_recorder.cook import cook_recording, output_name
 from pandora_recorder.cook.source import Track
+from pandora_recorder.frames import Speaker
+from pandora_recorder.raw import RawRecordingWriter
 from pandora_recorder.raw.ogg import encode_page, read_pages
 from pandora_recorder.sinks import LocalFolderSink
 
@@ -253,3 +255,19 @@ def test_every_format_holds_the_speaker(two_speakers, tmp_path, audio_format, co
     speech = samples[int(0.4 * RATE) : int(1.2 * RATE)]
     assert goertzel_power(speech, alice.tone) > 100 * goertzel_power(speech, bob.tone)
     assert max(abs(v) for v in samples[: int(0.25 * RATE)]) < 300  # silence before alice starts
+
+
+def test_cook_command_on_a_recording_without_speakers(tmp_path):
+    with RawRecordingWriter(LocalFolderSink(tmp_path), lambda u: Speaker(u, "x", "x"), recording_id=987654321):
+        pass
+    completed = subprocess.run(
+        [sys.executable, "-m", "pandora.cli", "cook", "987654321", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert completed.returncode == 0 and completed.stdout == ""
+    assert "has no speakers yet" in completed.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "pandora.cli", "cook", "1", "--dir", str(tmp_path / "nope")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert missing.returncode == 1 and "is not a folder" in missing.stderr and not (tmp_path / "nope").exists()
