@@ -36,6 +36,15 @@ class Scene:
     text: SimChannel
 
 
+@contextlib.asynccontextmanager
+async def simulated_scene() -> AsyncIterator[Scene]:
+    """A local Discord with the Pandora bot, one guild, a voice and a text channel."""
+    async with DiscordSimulator() as sim:
+        bot = sim.create_bot("Pandora")
+        guild = sim.create_guild("Guild", bots=[bot])
+        yield Scene(sim, bot, guild, guild.create_voice_channel("General"), guild.create_text_channel("chat"))
+
+
 @dataclass
 class Recording:
     session: RecorderSession
