@@ -59,9 +59,9 @@ async def serve(args: argparse.Namespace, ready: asyncio.Event | None = None) ->
         lines = [f"export {key}={value}" for key, value in env.items()]
         lines += [f"# bot {bot.name!r} id={bot.id} token={bot.token}" for bot in others]
         lines += [f"# {line}" for line in built.describe()]
-        print("\n".join(lines), flush=True)
         if args.env_file is not None:
             args.env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+        print("\n".join(lines), flush=True)
         talkers = [asyncio.create_task(talk_in_a_loop(member)) for member in built.speakers]
         if ready is not None:
             ready.set()

@@ -241,6 +241,7 @@ class SimGuild:
         channel = SimChannel(id=new_snowflake(), guild=self, name=name, type=kind, position=len(self.channels))
         self.channels[channel.id] = channel
         self.simulator.channels[channel.id] = channel
+        self.simulator.announce(self, "CHANNEL_CREATE", channel.payload())
         return channel
 
     def add_member(self, name: str, *, global_name: str | None = None) -> SimMember:
@@ -252,6 +253,8 @@ class SimGuild:
         member = SimMember(user=user, guild=self, index=len(self.members))
         self.members[user.id] = member
         self.simulator.users[user.id] = user
+        self.simulator.announce(self, "GUILD_MEMBER_ADD", {**self.memberships[user.id].payload(),
+                                                           "guild_id": str(self.id)})
         return member
 
     def add_bot(self, bot: SimBot) -> None:

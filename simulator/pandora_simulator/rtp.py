@@ -121,6 +121,11 @@ def decrypt_packet(mode: str, key: bytes, datagram: bytes) -> RtpPacket:
                      payload_type=payload_type & 0x7F, extension=extension, padding=padding)
 
 
+def rtcp_bye(mode: str, key: bytes, ssrc: int, counter: int) -> bytes:
+    """An RTCP BYE (RFC 3550 6.6) for ``ssrc``, its 8-byte header clear and authenticated like other RTCP."""
+    return seal(mode, key, struct.pack(">BBHI", 0x81, 203, 1, ssrc), b"", counter)
+
+
 def ip_discovery_response(ssrc: int, address: str, port: int) -> bytes:
     """The 74-byte IP discovery reply: type 2, length 70, SSRC, NUL-padded address, port."""
     encoded = address.encode("ascii")[:63]

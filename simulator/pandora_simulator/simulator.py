@@ -168,6 +168,12 @@ class DiscordSimulator:
             self.spawn(self.gateway.dispatch_to_bot(bot.id, "GUILD_CREATE", guild.create_payload(bot),
                                                     INTENT_GUILDS))
 
+    def announce(self, guild: SimGuild, event: str, data: dict[str, Any]) -> None:
+        """Tell connected bots about a change made through the (synchronous) world-building API."""
+        if self.started:
+            intent = INTENT_GUILD_MEMBERS if event.startswith("GUILD_MEMBER") else INTENT_GUILDS
+            self.spawn(self.dispatch_guild(guild, event, data, intent))
+
     def guilds_of(self, bot: SimBot) -> list[SimGuild]:
         return [guild for guild in self.guilds.values() if bot in guild.bots]
 
@@ -223,6 +229,9 @@ class DiscordSimulator:
             await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", state_update, INTENT_GUILD_VOICE_STATES,
                                       about_user=bot.id)
             await session.dispatch("VOICE_SERVER_UPDATE", server_update)
+            if current is not None and current.channel_id != channel_id:
+                # A move: the old voice session ends with 4014; the client connects anew with the new token.
+                await self.voice.disconnect_user(guild.id, bot.id)
 
     async def forget_gateway_session(self, session: GatewaySession) -> None:
         """A gateway session expired: Discord then drops the bot's voice states that belonged to it."""

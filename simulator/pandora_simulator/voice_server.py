@@ -21,6 +21,7 @@ from pandora_simulator.rtp import (
     ip_discovery_response,
     is_rtcp,
     parse_ip_discovery_request,
+    rtcp_bye,
 )
 from pandora_simulator.voice_connection import VoiceConnection
 from pandora_simulator.voice_dave import DAVE_PROTOCOL_VERSION, DaveCalls
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 HEARTBEAT_INTERVAL_MS = 13_750
 RESUME_WINDOW_SECONDS = 30.0
+IP_DISCOVERY_DELAY_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class VoiceServer:
         self.udp_port = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.dave = DaveCalls(self)
+        # (guild, user) -> the media session a client just left: it gets an RTCP BYE once the client's next
+        # session is set up (this also wakes discord.py's socket reader, which may still wait on the old socket).
+        self._retired: dict[tuple[int, int], VoiceConnection] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -126,6 +131,8 @@ class VoiceServer:
         await connection.close(code)
 
     async def _drop(self, connection: VoiceConnection) -> None:
+        if connection.ready_for_media:
+            self._retired[(connection.guild_id, connection.user_id)] = connection
         connection.closed = True
         self.by_ssrc.pop(connection.ssrc, None)
         if self.connections.get((connection.guild_id, connection.user_id)) is connection:
@@ -210,7 +217,11 @@ class VoiceServer:
             connection = self.by_ssrc.get(discovery_ssrc)
             if connection is not None:
                 connection.discovered_addr = addr
-                self.send_datagram(ip_discovery_response(discovery_ssrc, addr[0], addr[1]), addr)
+                # Answer after a network-like delay: discord.py registers its reply listener only after sending
+                # the request, so a reader thread already running for another listener could eat an instant reply.
+                reply = ip_discovery_response(discovery_ssrc, addr[0], addr[1])
+                asyncio.get_running_loop().call_later(IP_DISCOVERY_DELAY_SECONDS, self.send_datagram, reply, addr)
+                self._say_goodbye(connection)
             return
         if is_rtcp(data) or len(data) < 12:
             return  # clients' RTCP reports carry nothing the simulator uses
@@ -227,6 +238,14 @@ class VoiceServer:
         if connection.udp_addr is None:
             connection.udp_addr = addr
         connection.room.forward_from_client(connection, packet)
+
+    def _say_goodbye(self, successor: VoiceConnection) -> None:
+        retired = self._retired.pop((successor.guild_id, successor.user_id), None)
+        if retired is None or retired.udp_addr is None or retired.udp_addr == successor.discovered_addr:
+            return
+        assert retired.mode is not None and retired.key is not None
+        self.send_datagram(rtcp_bye(retired.mode, retired.key, retired.ssrc, retired.next_counter()),
+                           retired.udp_addr)
 
     # --- voice websocket -----------------------------------------------------------------------------------------
 

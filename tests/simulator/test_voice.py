@@ -130,3 +130,26 @@ async def test_one_bot_two_processes_record_two_guilds(sim: DiscordSimulator) ->
         await wait_for(lambda: vc_a.decrypted_frames().get(alice.id) == said_a, what="alice in A")
         await wait_for(lambda: vc_b.decrypted_frames().get(bob.id) == said_b, what="bob in B")
         assert bob.id not in vc_a.decrypted_frames() and alice.id not in vc_b.decrypted_frames()
+
+
+async def test_bot_moves_between_channels_and_world_changes_reach_it(sim: DiscordSimulator) -> None:
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    general = guild.create_voice_channel("General")
+    async with running_client(sim, bot, [guild]) as client:
+        # discord.py's socket reader still waits on the old UDP socket after a move; the old session's RTCP BYE
+        # wakes it (without one the move stalls for 30 s)
+        vc = await client.get_channel(general.id).connect(cls=TappedVoiceClient)
+        later = guild.create_voice_channel("Later")  # created while the client is connected: CHANNEL_CREATE
+        carol = guild.add_member("carol")
+        await wait_for(lambda: client.get_channel(later.id) is not None, what="CHANNEL_CREATE")
+        await carol.join_voice(later)
+        await vc.move_to(client.get_channel(later.id), timeout=5)
+        assert vc.is_connected() and vc.channel.id == later.id
+        assert bot.id in sim.voice.room(later.id).clients and bot.id not in sim.voice.room(general.id).clients
+        assert guild.voice_channel_of(bot.id) == later.id
+        await later.wait_dave_settled()
+        await play(vc, tone_source(880.0, 0.3))
+        await wait_for(lambda: len(carol.received_audio[bot.id]) >= 15, what="the bot's audio at carol")
+        said = await carol.speak(0.2, realtime=False)
+        await wait_for(lambda: vc.decrypted_frames().get(carol.id) == said, what="carol at the bot")
