@@ -12,7 +12,8 @@ cannot tell it from Discord. Typical use::
         await alice.join_voice(voice)
         frames = await alice.speak(seconds=1.0)
 
-See ``docs`` in the README's simulator section for the whole scenario API.
+The whole scenario API, the fault model, ``pandora sim serve`` and what is not simulated: ``README.md`` in this
+package.
 """
 
 from pandora_simulator.audio import dominant_tone, tone_for

@@ -46,7 +46,7 @@ class ToneEncoder:
     def next_pcm(self) -> bytes:
         step = 2 * math.pi * self.frequency / SAMPLE_RATE
         scale = 32767 * self.amplitude
-        values = []
+        values: list[int] = []
         for n in range(self._sample, self._sample + FRAME_SAMPLES):
             value = int(scale * math.sin(step * n))
             values.extend((value, value))

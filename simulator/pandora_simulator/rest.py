@@ -44,7 +44,7 @@ def missing_permissions() -> DiscordError:
     return DiscordError(403, 50013, "Missing Permissions")
 
 
-async def read_body(request: web.Request) -> dict[str, Any]:
+async def read_body(request: web.Request) -> Any:
     """The JSON body, or the ``payload_json`` part of a multipart upload (files are accepted and ignored)."""
     if request.content_type.startswith("multipart/"):
         form = await request.post()

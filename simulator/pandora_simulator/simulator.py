@@ -95,9 +95,7 @@ class DiscordSimulator:
         site = web.TCPSite(runner, self.host, port, ssl_context=ssl_context)
         await site.start()
         self._runners.append(runner)
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        return int(runner.addresses[0][1])
 
     async def close(self) -> None:
         await self.voice.close()

@@ -359,7 +359,7 @@ class VoiceServer:
             return False
         connection.mode = mode
         connection.key = secrets.token_bytes(32)
-        connection.udp_addr = (str(details.get("address")), int(details.get("port")))
+        connection.udp_addr = (str(details.get("address")), int(details.get("port") or 0))
         room = self.room(connection.channel_id)
         connection.dave_protocol_version = self.dave_version_for(room, connection)
         await connection.send(op.SESSION_DESCRIPTION, connection.session_description())
