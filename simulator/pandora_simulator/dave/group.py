@@ -138,7 +138,7 @@ class DaveChannelGroup:
         out = [Outgoing(user_id, payloads.EXTERNAL_SENDER, self.external_sender_package)]
         if not self.established:
             # Initial group creation: a newcomer gets the adds already in flight for the other pending members.
-            waiting = [p for p in self._proposals if p.is_add and p.user_id != user_id]
+            waiting = [p for p in self._proposals if p.is_add and p.user_id != user_id and p.user_id in self._connected]
             for proposal in waiting:
                 proposal.recipients.add(user_id)
             if waiting:
@@ -153,11 +153,7 @@ class DaveChannelGroup:
         self._connected.remove(user_id)
         self._key_packages.pop(user_id, None)
         self._stale.discard(user_id)
-        out = self._revoke_adds_for(user_id)
-        out += self._mark_ready(user_id, None)
-        remaining = [u for u in self._connected if u in self._leaves]
-        if self.established and self._connected == remaining and len(remaining) == 1:
-            return out + self._sole_member_reset(remaining[0])
+        out = self._mark_ready(user_id, None)
         if not self._connected:
             self._reset_group()
             return out
@@ -190,7 +186,7 @@ class DaveChannelGroup:
                 raise mls.InvalidMessage(f"key package is for user {key_package.user_id}")
         except mls.InvalidMessage as exc:
             return self._refuse(user_id, f"key package: {exc}")
-        out = self._revoke_adds_for(user_id)  # a pending member may replace its key package
+        out: list[Outgoing] = []
         if user_id in self._leaves and user_id not in self._stale:
             self._stale.add(user_id)  # a member that sends a key package has reset its group state
             out += self._mark_ready(user_id, None)
@@ -203,9 +199,7 @@ class DaveChannelGroup:
         self._key_packages.pop(user_id, None)
         if user_id in self._leaves:
             self._stale.add(user_id)
-        out = self._revoke_adds_for(user_id)
-        out += self._mark_ready(user_id, None)
-        return out + self._reconcile()
+        return self._mark_ready(user_id, None) + self._reconcile()
 
     # --- commits ---
 
@@ -231,11 +225,16 @@ class DaveChannelGroup:
                 self._stale.discard(proposal.user_id)
         added: list[mls.KeyPackage] = []
         for proposal in chosen:
-            if proposal.key_package is not None:
-                self._place(proposal.user_id)
-                added.append(proposal.key_package)
-                self._signature_keys[proposal.user_id] = proposal.key_package.leaf.signature_key
-                self._key_packages.pop(proposal.user_id, None)
+            key_package = proposal.key_package
+            if key_package is None:
+                continue
+            self._place(proposal.user_id)
+            self._signature_keys[proposal.user_id] = key_package.leaf.signature_key
+            if self._key_packages.get(proposal.user_id) is key_package and proposal.user_id in self._connected:
+                del self._key_packages[proposal.user_id]  # consumed: the welcome is on its way
+                added.append(key_package)
+            else:
+                self._stale.add(proposal.user_id)  # left or reset since: its leaf goes in the next round
         while self._leaves and self._leaves[-1] is None:
             self._leaves.pop()
         self.epoch += 1
@@ -372,47 +371,47 @@ class DaveChannelGroup:
 
     def _reconcile(self) -> list[Outgoing]:
         """Propose what the group still needs (removes for gone or reset members, adds for pending key packages)
-        and send the new proposals, batched into one op 27 per recipient."""
+        and send the new proposals, batched into one op 27 per recipient.
+
+        Nothing is ever revoked: davey raises on a revoke for a proposal it does not hold (a member that has
+        just reset), and discord.py 2.7.1 lets that error end its voice websocket loop. A departed user's add
+        is committed and its leaf removed in the next round instead. And because davey 0.1.7 leaves the
+        welcome out of a commit when the latest op 27 had no add, removes wait while an add is in flight
+        unless they travel with a new add.
+        """
+        if self.established and len(self._connected) == 1 and self._active() == self._connected:
+            return self._sole_member_reset(self._connected[0])
         if self.established and not self._active():
             self._reset_group()  # nobody holds the group any more: start initial group creation again
-        new: list[_Proposal] = []
-        if self.established:
+        committers = set(self._active() if self.established else self._connected)
+        if not any(p.recipients & committers for p in self._proposals):
+            self._proposals = []  # nobody left who could commit these
+        adds: list[_Proposal] = []
+        in_flight = {p.user_id for p in self._proposals if p.is_add}
+        for user in self._connected:
+            key_package = self._key_packages.get(user)
+            is_member = user in self._leaves and user not in self._stale
+            if key_package is None or is_member or user in in_flight:
+                continue
+            adds.append(_Proposal(self._sign(mls.add_proposal(key_package.raw)), user_id=user, key_package=key_package))
+        removes: list[_Proposal] = []
+        if self.established and (adds or not in_flight):
             removing = {p.leaf for p in self._proposals if not p.is_add}
             for leaf, user in enumerate(self._leaves):
                 if user is None or leaf in removing:
                     continue
                 if user not in self._connected or user in self._stale:
-                    new.append(_Proposal(self._sign(mls.remove_proposal(leaf)), user_id=user, leaf=leaf))
-        adding = {p.user_id for p in self._proposals if p.is_add}
-        for user in self._connected:
-            key_package = self._key_packages.get(user)
-            is_member = user in self._leaves and user not in self._stale
-            if key_package is None or is_member or user in adding:
-                continue
-            new.append(_Proposal(self._sign(mls.add_proposal(key_package.raw)), user_id=user, key_package=key_package))
+                    removes.append(_Proposal(self._sign(mls.remove_proposal(leaf)), user_id=user, leaf=leaf))
         batches: dict[int, list[bytes]] = {}
-        for proposal in new:
+        for proposal in removes + adds:
             # Established: the members commit. Initial creation: every other pending member may commit.
             others = [u for u in self._connected if u != proposal.user_id]
             recipients = self._active() if self.established else others
             proposal.recipients.update(recipients)
             for user in recipients:
                 batches.setdefault(user, []).append(proposal.signed.message)
-        self._proposals += new
+        self._proposals += removes + adds
         return [Outgoing(u, payloads.PROPOSALS, payloads.proposals_append(msgs)) for u, msgs in batches.items()]
-
-    def _revoke_adds_for(self, user_id: int) -> list[Outgoing]:
-        """Withdraw in-flight add proposals for ``user_id`` (it left, or replaced its key package)."""
-        revoked = [p for p in self._proposals if p.is_add and p.user_id == user_id]
-        if not revoked:
-            return []
-        self._proposals = [p for p in self._proposals if p not in revoked]
-        batches: dict[int, list[bytes]] = {}
-        for proposal in revoked:
-            for user in proposal.recipients:
-                if user in self._connected:
-                    batches.setdefault(user, []).append(proposal.signed.ref)
-        return [Outgoing(u, payloads.PROPOSALS, payloads.proposals_revoke(refs)) for u, refs in batches.items()]
 
     def _sign(self, proposal: bytes) -> mls.SignedProposal:
         return mls.external_proposal(self.signing_key, self.channel_id, self.epoch, proposal)

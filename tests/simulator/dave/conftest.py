@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from discord import opus
 from pandora_simulator.dave import DaveChannelGroup, SimulatedDaveMember
 
 CHANNEL_ID = 1_100_000_000_000_000_001
+MAX_MESSAGES = 20_000  # far more than any scenario needs: hitting it means the exchange never settles
 
 
 @dataclass
@@ -53,21 +55,36 @@ class LocalVoiceChannel:
         channel; the caller delivers its op 4 and calls ``group.connect`` itself, as a voice server would."""
         self.members[user_id] = client
 
-    def pump(self, until: Callable[[Sent], bool] | None = None) -> None:
-        """Deliver queued messages in order (replies go to the back) until nothing is left, or until ``until``
-        returns True for a message just delivered."""
-        for _ in range(10_000):
-            if not self._queue:
+    def pump(
+        self, until: Callable[[Sent], bool] | None = None, rng: random.Random | None = None, limit: int | None = None
+    ) -> None:
+        """Deliver queued messages until nothing is left, or until ``until`` returns True for a message just
+        delivered. Replies go to the back. Without ``rng`` everything is delivered in one global order; with it,
+        the next message comes from a random stream (one per direction and user), each stream staying in order,
+        the way separate websockets interleave. ``limit`` caps the number of messages delivered."""
+        for delivered in range(MAX_MESSAGES):
+            if not self._queue or (limit is not None and delivered >= limit):
                 return
-            message = self._queue.popleft()
+            message = self._pop(rng)
             self._deliver(message, self._replies_of(message))
             if until is not None and until(message):
                 return
         raise AssertionError("DAVE message exchange did not settle")
 
+    def _pop(self, rng: random.Random | None) -> Sent:
+        if rng is None:
+            return self._queue.popleft()
+        heads: dict[tuple[str, int], int] = {}
+        for index, message in enumerate(self._queue):
+            heads.setdefault((message.direction, message.user_id), index)
+        index = rng.choice(sorted(heads.values()))
+        message = self._queue[index]
+        del self._queue[index]
+        return message
+
     async def pump_async(self) -> None:
         """``pump`` for channels with async clients (their ``handle`` is a coroutine)."""
-        for _ in range(10_000):
+        for _ in range(MAX_MESSAGES):
             if not self._queue:
                 return
             message = self._queue.popleft()
