@@ -7,8 +7,10 @@ Rules (DAVE protocol 1.1, "Passthrough Mode", "Protocol Frame Check", "Silence P
 - otherwise davey decides (it applies passthrough itself during transitions) and raises ``ValueError`` on
   failure.
 Recovery: like other DAVE receivers (discord.js voice counts consecutive failures), after ``failure_tolerance``
-consecutive failures with a ready group we ask the voice layer to re-key: flag the group as broken (op 31) and
-send a fresh key package, which makes the gateway remove and re-add us and deliver a new welcome.
+consecutive failures with a ready group - or when end-to-end encrypted frames keep arriving for
+``not_ready_timeout`` seconds while we have no group at all - we ask the voice layer to re-key: flag the group as
+broken (op 31) and send a fresh key package, which makes the gateway remove and re-add us and deliver a new
+welcome. A cool-down keeps one broken sender from making us re-key over and over.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ SILENCE_FRAME = b"\xf8\xff\xfe"
 PROTOCOL_MAGIC = b"\xfa\xfa"  # every DAVE protocol frame ends with this marker
 DEFAULT_FAILURE_TOLERANCE = 36
 DEFAULT_RECOVERY_COOLDOWN = 10.0
+DEFAULT_NOT_READY_TIMEOUT = 5.0  # joining takes well under a second; a group missing this long is not coming
 _AUDIO = davey.MediaType.audio
 
 
@@ -44,12 +47,15 @@ class DaveDecryptor:
         *,
         failure_tolerance: int = DEFAULT_FAILURE_TOLERANCE,
         recovery_cooldown: float = DEFAULT_RECOVERY_COOLDOWN,
+        not_ready_timeout: float = DEFAULT_NOT_READY_TIMEOUT,
     ) -> None:
         self._session_of = session_of
         self._protocol_version_of = protocol_version_of
         self._on_recovery_needed = on_recovery_needed
         self._failure_tolerance = failure_tolerance
         self._recovery_cooldown = recovery_cooldown
+        self._not_ready_timeout = not_ready_timeout
+        self._not_ready_since: float | None = None
         self._consecutive_failures = 0
         self._last_recovery = -float("inf")
         self.recoveries = 0
@@ -61,6 +67,7 @@ class DaveDecryptor:
         session = self._session_of()
         if session is None or not session.ready:
             if is_protocol_frame(frame):
+                self._not_ready()
                 raise Drop(DropReason.DAVE_NOT_READY)
             if self._protocol_version_of() == 0:
                 return frame
@@ -72,6 +79,7 @@ class DaveDecryptor:
             self._failed()
             raise Drop(DropReason.DAVE_FAILED) from None
         self._consecutive_failures = 0
+        self._not_ready_since = None
         return plain
 
     def epoch(self) -> int | None:
@@ -79,14 +87,23 @@ class DaveDecryptor:
         session = self._session_of()
         return session.epoch if session is not None else None
 
+    def _not_ready(self) -> None:
+        now = time.monotonic()
+        if self._not_ready_since is None:
+            self._not_ready_since = now
+        elif now - self._not_ready_since >= self._not_ready_timeout:
+            self._not_ready_since = None
+            self._recover(now)
+
     def _failed(self) -> None:
         self._consecutive_failures += 1
-        if self._consecutive_failures < self._failure_tolerance:
-            return
-        now = time.monotonic()
+        if self._consecutive_failures >= self._failure_tolerance:
+            self._consecutive_failures = 0
+            self._recover(time.monotonic())
+
+    def _recover(self, now: float) -> None:
         if now - self._last_recovery < self._recovery_cooldown:
             return
-        self._consecutive_failures = 0
         self._last_recovery = now
         self.recoveries += 1
         if self._on_recovery_needed is not None:

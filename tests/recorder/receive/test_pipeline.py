@@ -1,6 +1,7 @@
 """The whole receive path in a transport-only session (DAVE end-to-end tests live in test_dave_pipeline.py)."""
 
 import random
+import time
 
 import davey
 import pytest
@@ -119,3 +120,19 @@ def test_dave_session_not_ready_drops_instead_of_inventing_audio(key: bytes) -> 
     assert out == []
     assert pipeline.counters[DropReason.DAVE_NOT_READY] == 1
     assert pipeline.counters[DropReason.DAVE_PLAIN_REFUSED] == 1
+
+
+def test_a_group_that_never_arrives_triggers_a_rekey_after_the_timeout(key: bytes) -> None:
+    recoveries: list[int] = []
+    session = davey.DaveSession(1, 555, 777)  # never joins a group
+    dave = DaveDecryptor(lambda: session, lambda: 1, lambda: recoveries.append(1), not_ready_timeout=0.05)
+    pipeline = ReceivePipeline([].append, dave)
+    pipeline.set_transport(transport_decryptor(XCHACHA, key))
+    pipeline.on_speaking(1001, 11)
+    sender = Sender(XCHACHA, key, 11)
+    pipeline.on_datagram(sender.datagram(b"e2ee\x00\x01\xfa\xfa"))
+    assert recoveries == []
+    time.sleep(0.06)
+    pipeline.on_datagram(sender.datagram(b"e2ee\x00\x02\xfa\xfa"))
+    assert recoveries == [1]
+    assert pipeline.counters[DropReason.DAVE_NOT_READY] == 2

@@ -94,3 +94,4 @@ async def test_loss_reordering_duplication_extensions_padding_rtcp_and_early_pac
     assert counters[DropReason.DUPLICATE] > 0
     assert counters[DropReason.RTCP] > 0
     assert counters[DropReason.DAVE_FAILED] == 0
+
