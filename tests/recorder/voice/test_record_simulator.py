@@ -95,3 +95,19 @@ async def test_loss_reordering_duplication_extensions_padding_rtcp_and_early_pac
     assert counters[DropReason.RTCP] > 0
     assert counters[DropReason.DAVE_FAILED] == 0
 
+
+
+async def test_recording_continues_after_the_voice_server_drops_the_connection(scene: Scene, tmp_path: Path) -> None:
+    alice = scene.guild.add_member("alice")
+    await alice.join_voice(scene.voice)
+    async with recording(scene, tmp_path) as rec:
+        await alice.speak(seconds=0.5)
+        await scene.sim.close_voice_socket(scene.bot.id, code=4015)  # "voice server crashed": discord.py resumes
+        await asyncio.sleep(1.0)
+        await scene.voice.wait_dave_settled()
+        await alice.speak(seconds=0.5)
+        await asyncio.sleep(0.3)
+        await rec.stop()
+        recording_id = rec.session.writer.recording_id
+    assert len(alice.sent_frames) == 50
+    assert recorded_tracks(tmp_path, recording_id)[alice.id] == alice.sent_frames  # before and after the resume
