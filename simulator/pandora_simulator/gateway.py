@@ -53,6 +53,7 @@ class GatewaySession:
     buffer: list[dict[str, Any]] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
     closed: bool = False
+    server_closed: bool = False  # the last socket was closed by the simulator (a fault), so it stays resumable
 
     def wants(self, intent: int | None) -> bool:
         return intent is None or bool(self.intents & intent)
@@ -97,6 +98,7 @@ class GatewayServer:
     async def close_bot_sockets(self, bot_id: int, code: int) -> None:
         for session in self.sessions_of(bot_id):
             if session.ws is not None and not session.ws.closed:
+                session.server_closed = True
                 await session.ws.close(code=code)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -143,7 +145,9 @@ class GatewayServer:
         finally:
             if session is not None and session.ws is ws:
                 session.ws = None
-                self._schedule_expiry(session)
+                # A client that closes with 1000/1001 ends its session; anything else may RESUME for a while.
+                client_ended = ws.close_code in (1000, 1001) and not session.server_closed
+                self._schedule_expiry(session, 0.0 if client_ended else RESUME_WINDOW_SECONDS)
         return ws
 
     @staticmethod
@@ -203,7 +207,7 @@ class GatewayServer:
             session.expiry = None
         if session.ws is not None and not session.ws.closed:
             await session.ws.close(code=4000)
-        session.ws, session.compressor = ws, compressor
+        session.ws, session.compressor, session.server_closed = ws, compressor, False
         last = int(data.get("seq") or 0)
         for payload in list(session.buffer):
             if payload["s"] > last:
@@ -212,7 +216,7 @@ class GatewayServer:
         await session.dispatch("RESUMED", {"_trace": ["pandora-simulator"]})
         return session
 
-    def _schedule_expiry(self, session: GatewaySession) -> None:
+    def _schedule_expiry(self, session: GatewaySession, delay: float) -> None:
         loop = asyncio.get_running_loop()
 
         def expire() -> None:
@@ -220,7 +224,7 @@ class GatewayServer:
             self.sessions.pop(session.id, None)
             self.sim.spawn(self.sim.forget_gateway_session(session))
 
-        session.expiry = loop.call_later(RESUME_WINDOW_SECONDS, expire)
+        session.expiry = loop.call_later(delay, expire)
 
     async def _request_members(self, session: GatewaySession, data: Any) -> None:
         data = data or {}

@@ -210,6 +210,11 @@ class SimChannel:
         room = self.guild.simulator.voice.room(self.id)
         await self.guild.simulator.voice.dave.send_forged_proposal(room, member.id)
 
+    def corrupt_next_dave_commit(self, user_id: int) -> None:
+        """Fault: the next MLS commit or welcome this channel's voice server sends ``user_id`` (a real client)
+        arrives with one bit flipped; the client must report op 31 and get re-added."""
+        self.guild.simulator.voice.dave.corrupt_next.add(user_id)
+
     async def wait_dave_settled(self, timeout: float = 10.0) -> None:
         """Wait until every participant of this voice channel is in the same DAVE epoch with nothing pending."""
         await self.guild.simulator.voice.wait_dave_settled(self.id, timeout)

@@ -61,6 +61,7 @@ class VoiceConnection:
     resumable_until: float = 0.0
     server_close_code: int | None = None  # the code the server closed the socket with (clients echo others)
     received_packets: int = 0
+    client_ops: list[int] = field(default_factory=list)  # every opcode the client sent, JSON and binary, in order
 
     @property
     def ready_for_media(self) -> bool:

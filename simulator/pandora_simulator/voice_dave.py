@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pandora_simulator.dave import DAVE_PROTOCOL_VERSION, DaveChannelGroup, Outgoing, SimulatedDaveMember
 from pandora_simulator.dave.group import TRANSITION_TIMEOUT_SECONDS
-from pandora_simulator.dave.payloads import BINARY_OPCODES
+from pandora_simulator.dave.payloads import ANNOUNCE_COMMIT_TRANSITION, BINARY_OPCODES, WELCOME
 from pandora_simulator.logs import log
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class DaveCalls:
     def __init__(self, server: VoiceServer) -> None:
         self.server = server
         self.calls: dict[int, DaveCall] = {}
+        self.corrupt_next: set[int] = set()  # users whose next commit or welcome arrives damaged (a fault)
 
     def call(self, room: VoiceRoom) -> DaveCall:
         call = self.calls.get(room.channel.id)
@@ -134,7 +135,11 @@ class DaveCalls:
             return []
         if message.opcode in BINARY_OPCODES:
             assert isinstance(message.payload, bytes | bytearray)
-            await connection.send_binary(message.opcode, bytes(message.payload))
+            payload = bytes(message.payload)
+            if message.opcode in (ANNOUNCE_COMMIT_TRANSITION, WELCOME) and message.user_id in self.corrupt_next:
+                self.corrupt_next.discard(message.user_id)
+                payload = payload[:-1] + bytes([payload[-1] ^ 0x01])  # breaks the MLS MAC, keeps the framing
+            await connection.send_binary(message.opcode, payload)
         else:
             await connection.send(message.opcode, message.payload)
         return []

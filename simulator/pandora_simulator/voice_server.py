@@ -258,6 +258,7 @@ class VoiceServer:
             async for message in ws:
                 if message.type == WSMsgType.BINARY:
                     if connection is not None and len(message.data) >= 1:
+                        connection.client_ops.append(message.data[0])
                         await self.dave_client_message(connection, message.data[0], message.data[1:])
                     continue
                 if message.type != WSMsgType.TEXT:
@@ -268,6 +269,8 @@ class VoiceServer:
                 except (ValueError, KeyError, TypeError):
                     await ws.close(code=op.DECODE_ERROR)
                     break
+                if connection is not None:
+                    connection.client_ops.append(opcode)
                 if opcode == op.HEARTBEAT:
                     if connection is not None and isinstance(data, dict):
                         connection.seq_ack = int(data.get("seq_ack", connection.seq_ack))

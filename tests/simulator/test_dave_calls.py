@@ -4,6 +4,7 @@ simulator acting as the MLS external sender, and the SFU forwarding end-to-end e
 from __future__ import annotations
 
 import discord
+import pytest
 from sim_clients import TappedVoiceClient, play, running_client, tone_source, wait_for
 
 from pandora_simulator import DiscordSimulator, SimMember, dominant_tone
@@ -123,3 +124,32 @@ async def test_proposal_signed_with_the_wrong_key_is_rejected_and_the_call_goes_
         assert (group.epoch, sorted(group.members)) == (epoch, members)
         await _assert_member_audio_reaches(vc, alice)
         await _assert_client_audio_reaches(vc, [alice, bob], bot.id, 660.0)
+
+
+@pytest.mark.parametrize("damaged", ["welcome", "commit"])
+async def test_client_recovers_from_an_invalid_commit_or_welcome(sim: DiscordSimulator, damaged: str) -> None:
+    """The client gets a damaged welcome (joining) or commit (a member joins later): discord.py reports op 31,
+    resets, sends a new key package and is re-added; audio flows again."""
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    voice = guild.create_voice_channel("General")
+    alice, bob = guild.add_member("alice"), guild.add_member("bob")
+    await alice.join_voice(voice)
+    if damaged == "welcome":
+        await bob.join_voice(voice)
+        await voice.wait_dave_settled()
+        voice.corrupt_next_dave_commit(bot.id)
+    async with running_client(sim, bot, [guild]) as client:
+        vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
+        if damaged == "commit":
+            await voice.wait_dave_settled()
+            voice.corrupt_next_dave_commit(bot.id)
+            await bob.join_voice(voice)
+        connection = sim.voice.connections[(guild.id, bot.id)]
+        await wait_for(lambda: 31 in connection.client_ops, what="op 31 from the client")
+        await voice.wait_dave_settled()
+        group = sim.voice.dave.group(voice.id)
+        assert group is not None and sorted(group.members) == sorted([bot.id, alice.id, bob.id])
+        assert connection.client_ops.count(31) == 1 and vc._connection.can_encrypt
+        await _assert_member_audio_reaches(vc, bob)
+        await _assert_client_audio_reaches(vc, [alice, bob], bot.id, 880.0)

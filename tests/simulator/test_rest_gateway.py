@@ -203,3 +203,42 @@ def _set_on_resumed(event: asyncio.Event):  # type: ignore[no-untyped-def]
         event.set()
 
     return on_resumed
+
+
+async def test_raw_gateway_zlib_stream_and_session_end_clears_voice_state(sim: DiscordSimulator) -> None:
+    """A hand-rolled gateway client: zlib-stream frames, op 4 answered by both voice events, and a client-side
+    close (1000) ends the session, which takes the bot out of voice like Discord does."""
+    import json
+    import zlib
+
+    import aiohttp
+
+    bot = sim.create_bot("Pandora")
+    guild = sim.create_guild("Guild", bots=[bot])
+    voice = guild.create_voice_channel("General")
+    inflate = zlib.decompressobj()
+    buffer = bytearray()
+
+    async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]:
+        while True:
+            message = await asyncio.wait_for(ws.receive(), 5)
+            buffer.extend(message.data)
+            if buffer.endswith(b"\x00\x00\xff\xff"):
+                data = json.loads(inflate.decompress(bytes(buffer)))
+                buffer.clear()
+                return data
+
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(sim.gateway_url + "?v=10&encoding=json&compress=zlib-stream") as ws:
+        assert (await receive(ws))["op"] == 10
+        await ws.send_json({"op": 2, "d": {"token": bot.token, "intents": 1 | 1 << 7, "properties": {}}})
+        ready, created = await receive(ws), await receive(ws)
+        assert (ready["t"], created["t"]) == ("READY", "GUILD_CREATE")
+        await ws.send_json({"op": 4, "d": {"guild_id": str(guild.id), "channel_id": str(voice.id),
+                                           "self_mute": False, "self_deaf": True}})
+        events = [await receive(ws), await receive(ws)]
+        assert [e["t"] for e in events] == ["VOICE_STATE_UPDATE", "VOICE_SERVER_UPDATE"]
+        assert events[1]["d"]["endpoint"] == sim.voice_endpoint  # type: ignore[index]
+        assert guild.voice_channel_of(bot.id) == voice.id
+        assert sim.voice_state_log[-1].self_deaf
+    await wait_for(lambda: guild.voice_channel_of(bot.id) is None, what="the session's voice state to go")
