@@ -39,19 +39,24 @@ class ToneEncoder:
     def __init__(self, frequency: float, amplitude: float = 0.3) -> None:
         ensure_opus_loaded()
         self.frequency = frequency
-        self.amplitude = amplitude
         self._encoder = discord.opus.Encoder()
         self._sample = 0
-
-    def next_pcm(self) -> bytes:
-        step = 2 * math.pi * self.frequency / SAMPLE_RATE
-        scale = 32767 * self.amplitude
+        # One second of stereo PCM: a whole number of periods for whole-Hz tones, so slices of it loop seamlessly.
+        step = 2 * math.pi * frequency / SAMPLE_RATE
+        scale = 32767 * amplitude
         values: list[int] = []
-        for n in range(self._sample, self._sample + FRAME_SAMPLES):
+        for n in range(SAMPLE_RATE):
             value = int(scale * math.sin(step * n))
             values.extend((value, value))
+        self._second = struct.pack(f"<{len(values)}h", *values)
+
+    def next_pcm(self) -> bytes:
+        start = (self._sample % SAMPLE_RATE) * 4
         self._sample += FRAME_SAMPLES
-        return struct.pack(f"<{len(values)}h", *values)
+        chunk = self._second[start:start + FRAME_SAMPLES * 4]
+        if len(chunk) < FRAME_SAMPLES * 4:
+            chunk += self._second[: FRAME_SAMPLES * 4 - len(chunk)]
+        return chunk
 
     def next_frame(self) -> bytes:
         return self._encoder.encode(self.next_pcm(), FRAME_SAMPLES)

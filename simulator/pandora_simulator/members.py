@@ -80,14 +80,17 @@ class SimMember:
         if self._encoder is None:
             self._encoder = ToneEncoder(self.tone_hz)
         count = max(1, round(seconds / FRAME_SECONDS))
-        frames = [self._encoder.next_frame() for _ in range(count)]
+        frames: list[bytes] = []
         start = time.monotonic()
-        for number, frame in enumerate([*frames, *[SILENCE_FRAME] * silence_frames]):
+        for number in range(count + silence_frames):
             if self.participant is None:
                 break  # left mid-sentence
+            # Encoded just in time, so a real-time speaker starts at once.
+            frame = self._encoder.next_frame() if number < count else SILENCE_FRAME
             payload = self.encrypt_frame(frame)
             room.send_from_simulated(self.participant, payload)
-            if number < len(frames):
+            if number < count:
+                frames.append(frame)
                 self.sent_frames.append(frame)
             if realtime:
                 delay = start + (number + 1) * FRAME_SECONDS - time.monotonic()
