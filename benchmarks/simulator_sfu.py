@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "simulator"))
 
-from sim_clients import TappedVoiceClient, running_client, wait_for  # noqa: E402
+from sim_clients import TappedVoiceClient, running_client, wait_for
 
-from pandora_simulator import DiscordSimulator  # noqa: E402
+from pandora_simulator import DiscordSimulator
 
 
 async def measure(speakers: int, seconds: float, realtime: bool) -> tuple[float, int]:
