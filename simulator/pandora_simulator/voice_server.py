@@ -269,7 +269,7 @@ class VoiceServer:
                 except (ValueError, KeyError, TypeError):
                     await ws.close(code=op.DECODE_ERROR)
                     break
-                if connection is not None:
+                if connection is not None and opcode not in (op.IDENTIFY, op.RESUME):
                     connection.client_ops.append(opcode)
                 if opcode == op.HEARTBEAT:
                     if connection is not None and isinstance(data, dict):
@@ -283,10 +283,12 @@ class VoiceServer:
                     connection = await self._identify(ws, data or {})
                     if connection is None:
                         break
+                    connection.client_ops.append(opcode)
                 elif opcode == op.RESUME:
                     connection = await self._resume(ws, data or {})
                     if connection is None:
                         break
+                    connection.client_ops.append(opcode)
                 elif connection is None:
                     await ws.close(code=op.NOT_AUTHENTICATED)
                     break

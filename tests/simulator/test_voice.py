@@ -77,17 +77,21 @@ async def test_voice_socket_closed_with_4015_is_resumed_and_audio_continues(sim:
     bot = sim.create_bot("Pandora")
     guild = sim.create_guild("Guild", bots=[bot])
     voice = guild.create_voice_channel("General")
-    alice = guild.add_member("alice")
+    alice, bob = guild.add_member("alice"), guild.add_member("bob")
     await alice.join_voice(voice)
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await voice.wait_dave_settled()
         old_ws = vc._connection.ws
         await sim.close_voice_socket(bot.user_id, code=4015)
+        await bob.join_voice(voice)  # while the socket is down: its op 11 is buffered and replayed on RESUME
         await wait_for(lambda: vc._connection.ws is not old_ws and vc.is_connected(), what="voice resume")
         await voice.wait_dave_settled()
         connection = sim.voice.connections[(guild.id, bot.id)]
         assert connection.ssrc == vc._connection.ssrc  # same session: resumed, not a new identify
+        assert 7 in connection.client_ops and connection.client_ops.count(0) == 1  # op 7 RESUME, one IDENTIFY
+        joined = [int(u) for m in vc.messages if m["op"] == 11 for u in m["d"]["user_ids"]]
+        assert joined == [alice.id, bob.id]
         sent = await alice.speak(seconds=0.2, realtime=False)
         await wait_for(lambda: vc.decrypted_frames().get(alice.id, [])[-len(sent):] == sent, what="audio after")
         await play(vc, tone_source(880.0, 0.3))
