@@ -43,3 +43,9 @@ def test_wrong_key_fails_authentication(mode: str, key: bytes) -> None:
 def test_unknown_mode_is_refused(key: bytes) -> None:
     with pytest.raises(ValueError, match="unsupported"):
         transport_decryptor("xsalsa20_poly1305", key)
+
+
+def test_xchacha_handles_datagrams_larger_than_discordpy_reads(key: bytes) -> None:
+    payload = bytes(range(256)) * 10
+    datagram = Sender(XCHACHA, key, ssrc=1).datagram(payload)
+    assert transport_decryptor(XCHACHA, key).decrypt(parse_rtp(datagram), datagram) == payload
