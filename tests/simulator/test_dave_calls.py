@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import discord
 import pytest
-from sim_clients import TappedVoiceClient, play, running_client, tone_source, wait_for
+from sim_clients import TappedVoiceClient, play, running_client, small_world, tone_source, wait_for
 
 from pandora_simulator import DiscordSimulator, SimMember, dominant_tone
 from pandora_simulator.rtp import SILENCE_FRAME
@@ -36,12 +36,8 @@ async def _assert_member_audio_reaches(vc: TappedVoiceClient, member: SimMember)
 async def test_client_completes_dave_with_three_members_and_audio_flows_across_epochs(
     sim: DiscordSimulator,
 ) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice, bob, carol, dave = (guild.add_member(name) for name in ("alice", "bob", "carol", "dave"))
-    for member in (alice, bob, carol):
-        await member.join_voice(voice)
+    world = await small_world(sim, "alice", "bob", "carol", "dave", in_voice=3)
+    bot, guild, voice, (alice, bob, carol, dave) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await voice.wait_dave_settled()
@@ -69,11 +65,8 @@ async def test_client_completes_dave_with_three_members_and_audio_flows_across_e
 
 
 async def test_forced_epoch_change_keeps_audio_flowing(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice = guild.add_member("alice")
-    await alice.join_voice(voice)
+    world = await small_world(sim, "alice", in_voice=1)
+    bot, guild, voice, (alice,) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await voice.wait_dave_settled()
@@ -105,12 +98,8 @@ async def test_two_clients_in_one_channel_hear_each_other_through_the_sfu(sim: D
 
 
 async def test_proposal_signed_with_the_wrong_key_is_rejected_and_the_call_goes_on(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice, bob = guild.add_member("alice"), guild.add_member("bob")
-    for member in (alice, bob):
-        await member.join_voice(voice)
+    world = await small_world(sim, "alice", "bob", in_voice=2)
+    bot, guild, voice, (alice, bob) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await voice.wait_dave_settled()
@@ -130,11 +119,8 @@ async def test_proposal_signed_with_the_wrong_key_is_rejected_and_the_call_goes_
 async def test_client_recovers_from_an_invalid_commit_or_welcome(sim: DiscordSimulator, damaged: str) -> None:
     """The client gets a damaged welcome (joining) or commit (a member joins later): discord.py reports op 31,
     resets, sends a new key package and is re-added; audio flows again."""
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice, bob = guild.add_member("alice"), guild.add_member("bob")
-    await alice.join_voice(voice)
+    world = await small_world(sim, "alice", "bob", in_voice=1)
+    bot, guild, voice, (alice, bob) = world.bot, world.guild, world.voice, world.members
     if damaged == "welcome":
         await bob.join_voice(voice)
         await voice.wait_dave_settled()

@@ -7,7 +7,15 @@ import itertools
 import struct
 from collections import Counter
 
-from sim_clients import AesGcmVoiceClient, TappedVoiceClient, play, running_client, tone_source, wait_for
+from sim_clients import (
+    AesGcmVoiceClient,
+    TappedVoiceClient,
+    play,
+    running_client,
+    small_world,
+    tone_source,
+    wait_for,
+)
 
 from pandora_simulator import DiscordSimulator, FaultPlan
 
@@ -18,11 +26,8 @@ MESSY = FaultPlan(loss=0.1, reorder=0.1, duplicate=0.1, rtp_extensions=True, pad
 async def _messy_call(plan: FaultPlan, seconds: float = 1.0) -> tuple[TappedVoiceClient, list[bytes], int]:
     """One fresh simulator: alice speaks through ``plan`` to a discord.py client; returns what it saw."""
     async with DiscordSimulator() as sim:
-        bot = sim.create_bot("Pandora")
-        guild = sim.create_guild("Guild", bots=[bot])
-        voice = guild.create_voice_channel("General")
-        alice = guild.add_member("alice")
-        await alice.join_voice(voice)
+        world = await small_world(sim, "alice", in_voice=1)
+        bot, guild, voice, (alice,) = world.bot, world.guild, world.voice, world.members
         async with running_client(sim, bot, [guild]) as client:
             vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
             await voice.wait_dave_settled()
@@ -79,11 +84,8 @@ async def test_jitter_delays_but_delivers_everything() -> None:
 
 
 async def test_aes_gcm_rtpsize_both_ways(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice = guild.add_member("alice")
-    await alice.join_voice(voice)
+    world = await small_world(sim, "alice", in_voice=1)
+    bot, guild, voice, (alice,) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=AesGcmVoiceClient)
         await voice.wait_dave_settled()
@@ -95,9 +97,8 @@ async def test_aes_gcm_rtpsize_both_ways(sim: DiscordSimulator) -> None:
 
 
 async def test_voice_socket_closed_with_4014_ends_the_call(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
+    world = await small_world(sim)
+    bot, guild, voice = world.bot, world.guild, world.voice
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await sim.close_voice_socket(bot.user_id, code=4014)

@@ -7,7 +7,7 @@ import asyncio
 import discord
 import pytest
 from discord import app_commands
-from sim_clients import running_client, wait_for
+from sim_clients import running_client, small_world, wait_for
 
 from pandora_simulator import DiscordSimulator
 from pandora_simulator.model import CHANGE_NICKNAME, SEND_MESSAGES
@@ -30,10 +30,8 @@ async def test_login_fetches_the_bot_user_and_caches_the_guild(sim: DiscordSimul
 
 
 async def test_slash_command_is_synced_and_answered(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    text = guild.create_text_channel("chat")
-    alice = guild.add_member("alice")
+    world = await small_world(sim, "alice")
+    bot, guild, text, (alice,) = world.bot, world.guild, world.text, world.members
     client = discord.Client(intents=discord.Intents.default(), **_contract(sim, bot))
     tree = app_commands.CommandTree(client)
 
@@ -65,10 +63,8 @@ async def test_unknown_command_cannot_be_invoked(sim: DiscordSimulator) -> None:
 
 
 async def test_text_message_reaches_the_bot_and_its_reply_is_logged(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    text = guild.create_text_channel("chat")
-    alice = guild.add_member("alice")
+    world = await small_world(sim, "alice")
+    bot, guild, text, (alice,) = world.bot, world.guild, world.text, world.members
     received: asyncio.Queue[discord.Message] = asyncio.Queue()
     async with running_client(sim, bot, [guild]) as client:
         client.event(_queue_messages(received))
@@ -84,10 +80,8 @@ async def test_text_message_reaches_the_bot_and_its_reply_is_logged(sim: Discord
 
 
 async def test_message_content_needs_the_intent(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    text = guild.create_text_channel("chat")
-    alice = guild.add_member("alice")
+    world = await small_world(sim, "alice")
+    bot, guild, text, (alice,) = world.bot, world.guild, world.text, world.members
     received: asyncio.Queue[discord.Message] = asyncio.Queue()
     async with running_client(sim, bot, [guild], message_content=False) as client:
         client.event(_queue_messages(received))
@@ -178,10 +172,8 @@ def _queue_messages(queue: asyncio.Queue[discord.Message]):  # type: ignore[no-u
 
 
 async def test_gateway_resume_replays_what_was_missed(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    text = guild.create_text_channel("chat")
-    alice = guild.add_member("alice")
+    world = await small_world(sim, "alice")
+    bot, guild, text, (alice,) = world.bot, world.guild, world.text, world.members
     received: asyncio.Queue[discord.Message] = asyncio.Queue()
     async with running_client(sim, bot, [guild], reconnect=True) as client:
         client.event(_queue_messages(received))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 import pytest
-from sim_clients import TappedVoiceClient, play, running_client, tone_source, wait_for
+from sim_clients import TappedVoiceClient, play, running_client, small_world, tone_source, wait_for
 
 from pandora_simulator import DiscordSimulator, dominant_tone
 from pandora_simulator.audio import tone_for
@@ -18,11 +18,8 @@ async def plain_sim() -> object:
 
 async def test_transport_only_call_carries_audio_both_ways(plain_sim: DiscordSimulator) -> None:
     sim = plain_sim
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice = guild.add_member("alice")
-    await alice.join_voice(voice)
+    world = await small_world(sim, "alice", in_voice=1)
+    bot, guild, voice, (alice,) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         assert isinstance(vc, TappedVoiceClient) and vc.is_connected()
@@ -61,10 +58,8 @@ async def test_members_joining_and_leaving_show_up_as_voice_states(plain_sim: Di
 
 async def test_client_op5_maps_ssrc_before_audio(plain_sim: DiscordSimulator) -> None:
     sim = plain_sim
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice = guild.add_member("alice")
+    world = await small_world(sim, "alice")
+    bot, guild, voice, (alice,) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await alice.join_voice(voice)
@@ -74,11 +69,8 @@ async def test_client_op5_maps_ssrc_before_audio(plain_sim: DiscordSimulator) ->
 
 
 async def test_voice_socket_closed_with_4015_is_resumed_and_audio_continues(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice, bob = guild.add_member("alice"), guild.add_member("bob")
-    await alice.join_voice(voice)
+    world = await small_world(sim, "alice", "bob", in_voice=1)
+    bot, guild, voice, (alice, bob) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await voice.wait_dave_settled()
@@ -99,11 +91,8 @@ async def test_voice_socket_closed_with_4015_is_resumed_and_audio_continues(sim:
 
 
 async def test_clients_connect_and_disconnect_ops_name_the_participants(sim: DiscordSimulator) -> None:
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice = guild.create_voice_channel("General")
-    alice, bob = guild.add_member("alice"), guild.add_member("bob")
-    await alice.join_voice(voice)
+    world = await small_world(sim, "alice", "bob", in_voice=1)
+    bot, guild, voice, (alice, bob) = world.bot, world.guild, world.voice, world.members
     async with running_client(sim, bot, [guild]) as client:
         vc = await client.get_channel(voice.id).connect(cls=TappedVoiceClient)
         await bob.join_voice(voice)
