@@ -8,8 +8,7 @@ import struct
 import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import discord
@@ -18,37 +17,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from discord.voice_state import VoiceConnectionState
 
 from pandora.discord_connection import DiscordConnection
-from pandora_simulator import DiscordSimulator, SimBot, SimChannel, SimGuild, SimMember
-
-
-async def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-@dataclass
-class World:
-    """The usual test scene: bot "Pandora" in guild "Guild" with voice "General", text "chat" and members."""
-
-    bot: SimBot
-    guild: SimGuild
-    voice: SimChannel
-    text: SimChannel
-    members: list[SimMember]
-
-
-async def small_world(sim: DiscordSimulator, *names: str, in_voice: int = 0) -> World:
-    """Members are created in order; the first ``in_voice`` of them join the voice channel."""
-    bot = sim.create_bot("Pandora")
-    guild = sim.create_guild("Guild", bots=[bot])
-    voice, text = guild.create_voice_channel("General"), guild.create_text_channel("chat")
-    members = [guild.add_member(name) for name in names]
-    for member in members[:in_voice]:
-        await member.join_voice(voice)
-    return World(bot, guild, voice, text, members)
+from pandora_simulator import DiscordSimulator, SimBot, SimGuild
+from pandora_simulator.testing import wait_for
 
 
 @contextlib.asynccontextmanager

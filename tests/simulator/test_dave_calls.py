@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import discord
 import pytest
-from sim_clients import TappedVoiceClient, play, running_client, small_world, tone_source, wait_for
+from sim_clients import TappedVoiceClient, play, running_client, tone_source
 
 from pandora_simulator import DiscordSimulator, SimMember, dominant_tone
 from pandora_simulator.rtp import SILENCE_FRAME
+from pandora_simulator.testing import small_world, wait_for
 
 CLIENT_TONES = [660.0, 880.0, 1100.0]
 

@@ -7,17 +7,10 @@ import itertools
 import struct
 from collections import Counter
 
-from sim_clients import (
-    AesGcmVoiceClient,
-    TappedVoiceClient,
-    play,
-    running_client,
-    small_world,
-    tone_source,
-    wait_for,
-)
+from sim_clients import AesGcmVoiceClient, TappedVoiceClient, play, running_client, tone_source
 
 from pandora_simulator import DiscordSimulator, FaultPlan
+from pandora_simulator.testing import small_world, wait_for
 
 MESSY = FaultPlan(loss=0.1, reorder=0.1, duplicate=0.1, rtp_extensions=True, padding=True, rtcp=True,
                   early_packets=True, seed=7)

@@ -7,10 +7,11 @@ import asyncio
 import discord
 import pytest
 from discord import app_commands
-from sim_clients import running_client, small_world, wait_for
+from sim_clients import running_client
 
 from pandora_simulator import DiscordSimulator
 from pandora_simulator.model import CHANGE_NICKNAME, SEND_MESSAGES
+from pandora_simulator.testing import small_world, wait_for
 
 
 async def test_login_fetches_the_bot_user_and_caches_the_guild(sim: DiscordSimulator) -> None:

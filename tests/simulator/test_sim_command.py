@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sim_clients import TappedVoiceClient, running_client, wait_for
+from sim_clients import TappedVoiceClient, running_client
 
 from pandora_simulator import DiscordSimulator, SimBot, SimGuild
 from pandora_simulator.scenario import Scenario, build
+from pandora_simulator.testing import wait_for
 
 PANDORA = [sys.executable, "-m", "pandora.cli"]
 

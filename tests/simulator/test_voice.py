@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import discord
 import pytest
-from sim_clients import TappedVoiceClient, play, running_client, small_world, tone_source, wait_for
+from sim_clients import TappedVoiceClient, play, running_client, tone_source
 
 from pandora_simulator import DiscordSimulator, dominant_tone
 from pandora_simulator.audio import tone_for
+from pandora_simulator.testing import small_world, wait_for
 
 
 @pytest.fixture
