@@ -156,18 +156,35 @@ def build_component(component: GoComponent, force: bool = False, echo=print) -> 
     return stamp | {"cached": False}
 
 
-def build_all(names: list[str] | None = None, force: bool = False, echo=print) -> list[dict]:
-    """Build (one at a time: the machine is small and shared) every named component, default all."""
-    selected = [COMPONENTS[name] for name in (names or list(COMPONENTS))]
-    if shutil.which("go") is None:
+def go_binary() -> str:
+    """`go` from PATH, else the standard /usr/local/go install (a non-login shell may lack it on PATH)."""
+    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
+    if found is None:
         raise BuildError("`go` is not on PATH; install Go 1.26 to build the local control plane")
-    stamps = []
+    return found
+
+
+def build_all(names: list[str] | None = None, force: bool = False, echo=print) -> list[dict]:
+    """Build (one at a time: the machine is small and shared) every named component, default all.
+
+    A failing component does not stop the others; all failures are raised together at the end."""
+    selected = [COMPONENTS[name] for name in (names or list(COMPONENTS))]
+    go_dir = str(Path(go_binary()).parent)
+    os.environ["PATH"] = go_dir + os.pathsep + os.environ.get("PATH", "")
+    stamps, failures = [], []
     with _build_lock():
         for component in selected:
-            stamp = build_component(component, force=force, echo=echo)
+            try:
+                stamp = build_component(component, force=force, echo=echo)
+            except BuildError as error:
+                echo(f"build: {component.key}: FAILED")
+                failures.append(str(error))
+                continue
             state = "cached" if stamp["cached"] else f"built in {stamp['seconds']} s"
             echo(f"build: {component.key}: {state} -> {component_dir(component) / 'bin'}")
             stamps.append(stamp)
+    if failures:
+        raise BuildError("\n\n".join(failures))
     return stamps
 
 
