@@ -24,8 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve = actions.add_parser("serve", help="run a simulator and print the settings a client needs")
     serve.add_argument("--scenario", type=Path, help="YAML or JSON scenario file (overrides the flags below)")
     serve.add_argument("--bot", action="append", dest="bots", metavar="NAME", help="a bot (repeatable; Pandora)")
-    serve.add_argument("--guild", action="append", dest="guilds", metavar="NAME",
-                       help="a guild with voice channel General and text channel chat (repeatable; Guild)")
+    serve.add_argument("--guilds", default="Guild", metavar="A,B,...",
+                       help="guilds, each with voice channel General and text channel chat (default: Guild)")
     serve.add_argument("--members", default="", metavar="A,B,...",
                        help="simulated members added to every guild, in voice channel General")
     serve.add_argument("--speak", action="store_true", help="members talk in a loop (2 s on, 1 s off)")
@@ -41,7 +41,8 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         return Scenario.load(args.scenario)
     names = [name.strip() for name in args.members.split(",") if name.strip()]
     members = [MemberSpec(name=name, voice="General", speak=args.speak) for name in names]
-    guilds = [GuildSpec(name=name, members=list(members)) for name in (args.guilds or ["Guild"])]
+    guild_names = [name.strip() for name in args.guilds.split(",") if name.strip()] or ["Guild"]
+    guilds = [GuildSpec(name=name, members=list(members)) for name in guild_names]
     return Scenario(bots=args.bots or ["Pandora"], guilds=guilds)
 
 

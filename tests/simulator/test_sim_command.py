@@ -94,3 +94,19 @@ def test_sim_without_action_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["sim"])
     assert exit_info.value.code == 2
+
+
+def test_flags_describe_guilds_bots_and_members() -> None:
+    import argparse
+
+    from pandora_simulator.commands import configure, scenario_from_args
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    args = parser.parse_args(["serve", "--guilds", "One,Two", "--bot", "Recorder", "--bot", "Commands",
+                              "--members", "alice, bob", "--speak"])
+    scenario = scenario_from_args(args)
+    assert scenario.bots == ["Recorder", "Commands"]
+    assert [g.name for g in scenario.guilds] == ["One", "Two"]
+    assert [(m.name, m.voice, m.speak) for m in scenario.guilds[1].members] == [
+        ("alice", "General", True), ("bob", "General", True)]
