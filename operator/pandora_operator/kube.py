@@ -106,6 +106,34 @@ class Kube:
         )
         await _body(response)
 
+    async def add_finalizer(self, namespace: str, name: str, finalizer: str, has_list: bool) -> None:
+        """JSON patch, so finalizers other controllers put on the Recording are kept."""
+        operations: list[dict[str, Any]]
+        if has_list:
+            operations = [{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
+        else:
+            operations = [{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
+        await self._patch_recording(namespace, name, operations)
+
+    async def remove_finalizer(self, namespace: str, name: str, finalizer: str, index: int) -> None:
+        """Remove by position, guarded by a test of that position (a concurrent change makes it fail: 422)."""
+        operations = [
+            {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+            {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+        ]
+        try:
+            await self._patch_recording(namespace, name, operations)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    async def _patch_recording(self, namespace: str, name: str, operations: list[dict[str, Any]]) -> None:
+        response = await self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, operations,
+            _content_type="application/json-patch+json", _preload_content=False,
+        )
+        await _body(response)
+
     async def recording_exists(self, namespace: str, name: str) -> bool:
         try:
             await _body(

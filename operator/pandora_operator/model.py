@@ -16,6 +16,9 @@ PLURAL = "recordings"
 KIND = "Recording"
 API_VERSION = f"{GROUP}/{VERSION}"
 
+# Held while a recorder pod may still be writing: deleting a Recording first stops it gracefully.
+FINALIZER = f"{GROUP}/recording"
+
 # Labels on recorder pods: how the operator finds its children (server-side label selectors).
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "pandora-operator"

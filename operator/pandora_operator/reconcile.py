@@ -1,6 +1,6 @@
 """Level-triggered reconciliation of one Recording with its recorder pods.
 
-Every trigger (a Recording event, a pod event, a timer, deletion) runs the same function on the latest
+Every trigger (a Recording event including deletion, a pod event, the sweeper) runs the same function on the latest
 snapshot, so the outcome depends only on what exists, never on which event arrived: an operator restart at
 any moment converges to the same state without duplicate pods. Each step is idempotent: pods have
 deterministic names (409 means done), status writes are merge patches of values, not increments.
@@ -12,7 +12,6 @@ that names a pod which is not there means the pod was lost, never "not created y
 from __future__ import annotations
 
 import asyncio
-import datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ from pandora_operator.botpool import BotPool
 from pandora_operator.claims import Claims, PersistedClaim
 from pandora_operator.config import OperatorConfig
 from pandora_operator.kube import Kube
-from pandora_operator.model import Phase, phase_of, pod_name, recording_id_for
+from pandora_operator.model import FINALIZER, Phase, phase_of, pod_name, recording_id_for
 from pandora_operator.podspec import build_recorder_pod
 from pandora_operator.status import StatusWriter, elapsed_seconds, post_event, timestamp, utcnow
 from pandora_operator.views import PodView, RecordingView
@@ -38,6 +37,11 @@ class Context:
     pool: BotPool
     claims: Claims = field(default_factory=Claims)
     max_restarts: int = 5
+    # uids whose finalizer this process added (the indexed view may not show it yet).
+    finalized: set[str] = field(default_factory=set)
+    # kopf's live indexes, remembered from the first handler call, for the sweeper.
+    recording_views: kopf.Index | None = None
+    recorder_pods: kopf.Index | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,6 +53,7 @@ class Context:
     def forget(self, view: RecordingView) -> None:
         self.claims.release(view.key)
         self.status.forget(view.uid)
+        self.finalized.discard(view.uid)
         self._locks.pop(view.uid, None)
 
 
@@ -73,6 +78,9 @@ async def _reconcile(
     if phase is not None and phase.terminal:
         ctx.claims.release(view.key)
         await _delete_all(ctx, view, [pod for pod in own if not pod.finished])
+        if view.finalizer_index is not None:
+            # Nothing runs any more: deleting the Recording need not wait for the operator.
+            await ctx.kube.remove_finalizer(view.key.namespace, view.key.name, FINALIZER, view.finalizer_index)
         return phase
 
     holder = await _claim_channel(ctx, view, persisted)
@@ -83,6 +91,10 @@ async def _reconcile(
             f"voice channel {view.spec.voice_channel_id} is already being recorded by Recording {holder}; "
             f"stop or delete {holder.name} first, or wait until it completes",
         )
+
+    if view.finalizer_index is None and not view.deleting and view.uid not in ctx.finalized:
+        await ctx.kube.add_finalizer(view.key.namespace, view.key.name, FINALIZER, view.has_finalizers)
+        ctx.finalized.add(view.uid)
 
     attempt = int(status.get("restarts") or 0)
     expected = pod_name(view.key.name, attempt)
@@ -296,7 +308,7 @@ def _location(ctx: Context, view: RecordingView, recording_id: str) -> str:
     return ctx.config.location(view.spec.storage_binding, view.spec.storage_prefix, recording_id)
 
 
-def needs_timer(view_status: dict, spec_max_duration: int | None, now: datetime.datetime) -> bool:
+def needs_timer(view_status: dict, spec_max_duration: int | None) -> bool:
     """Whether time alone can change this Recording: waiting for a bot, or a running time limit."""
     phase = phase_of(view_status)
     if phase is Phase.PENDING:

@@ -15,6 +15,7 @@ import kopf
 
 from pandora_operator.model import (
     API_VERSION,
+    FINALIZER,
     KIND,
     LABEL_ATTEMPT,
     RecordingKey,
@@ -28,6 +29,9 @@ class RecordingView:
     uid: str
     generation: int
     deleting: bool
+    # Index of our finalizer in metadata.finalizers, or None.
+    finalizer_index: int | None
+    has_finalizers: bool
     spec: RecordingSpec
     status: Mapping[str, Any]
 
@@ -39,6 +43,8 @@ class RecordingView:
             uid=metadata["uid"],
             generation=int(metadata.get("generation") or 0),
             deleting=bool(metadata.get("deletionTimestamp")),
+            finalizer_index=_index_of(metadata.get("finalizers") or [], FINALIZER),
+            has_finalizers=bool(metadata.get("finalizers")),
             spec=RecordingSpec.from_body(body.get("spec") or {}),
             status=copy.deepcopy(dict(body.get("status") or {})),
         )
@@ -99,6 +105,10 @@ class PodView:
             reason=self.reason or "pod deleted",
             labels=self.labels,
         )
+
+
+def _index_of(items: list[str], wanted: str) -> int | None:
+    return items.index(wanted) if wanted in items else None
 
 
 def _container_statuses(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -1,5 +1,5 @@
 """kopf handlers, one small module per reaction; importing this package registers them all."""
 
-from pandora_operator.handlers import deletion, indexes, pods, recordings, startup, timers
+from pandora_operator.handlers import indexes, pods, recordings, startup
 
-__all__ = ["deletion", "indexes", "pods", "recordings", "startup", "timers"]
+__all__ = ["indexes", "pods", "recordings", "startup"]

@@ -17,6 +17,7 @@ async def recorder_pod_changed(
 ) -> None:
     context: Context = memo.context
     recording_views, recorder_pods = indexes(kwargs)
+    context.recording_views, context.recorder_pods = recording_views, recorder_pods
     recording = labels.get(LABEL_RECORDING, "")
     namespace = namespace or ""
     view = view_of(recording_views, namespace, recording)

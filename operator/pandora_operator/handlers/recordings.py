@@ -20,5 +20,6 @@ async def recording_changed(event: kopf.RawEvent, memo: Any, **kwargs: Any) -> N
         context.forget(view)
         return
     recording_views, recorder_pods = indexes(kwargs)
+    context.recording_views, context.recorder_pods = recording_views, recorder_pods
     pods = pods_of(recorder_pods, view.key.namespace, view.key.name)
     await reconcile(context, view, pods, lambda: persisted_claims(recording_views))

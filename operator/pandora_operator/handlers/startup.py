@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import kopf
@@ -11,13 +12,14 @@ from pandora_operator.config import OperatorConfig
 from pandora_operator.kube import Kube, connect
 from pandora_operator.model import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL
 from pandora_operator.reconcile import Context
-
-FINALIZER = f"{GROUP}/recording"
+from pandora_operator.sweeper import sweep_forever
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object) -> None:
-    settings.persistence.finalizer = FINALIZER
+    # The operator uses only event handlers and indexes, and manages its own finalizer (model.FINALIZER), so
+    # kopf writes nothing on Recordings; these prefixes only keep kopf's names ours should it ever need them.
+    settings.persistence.finalizer = f"{GROUP}/kopf"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
@@ -35,11 +37,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     kube = Kube(await connect())
     config = OperatorConfig.from_env()
     memo.context = Context(config=config, kube=kube, pool=BotPool(config.bot_secret, kube.secret_keys))
+    memo.sweeper = asyncio.create_task(sweep_forever(memo.context), name="pandora-sweeper")
     logging.getLogger(__name__).info("watching %s.%s", PLURAL, GROUP)
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: object) -> None:
+    sweeper = getattr(memo, "sweeper", None)
+    if sweeper is not None:
+        sweeper.cancel()
     context = getattr(memo, "context", None)
     if context is not None:
         await context.kube.close()

@@ -1,0 +1,37 @@
+"""What time alone changes: Recordings waiting for a free bot, and Recordings past their maxDuration.
+
+One task for the whole operator walks kopf's in-memory index once a second and reconciles only those
+Recordings, instead of a kopf timer per Recording (each of which would add a finalizer and a task per object).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pandora_operator.handlers.indexes import persisted_claims, pods_of
+from pandora_operator.reconcile import Context, needs_timer, reconcile
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_forever(context: Context, interval: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await sweep(context)
+        except Exception:  # one bad Recording must not stop the sweeper for all the others
+            log.exception("sweep failed")
+
+
+async def sweep(context: Context) -> None:
+    views, pods = context.recording_views, context.recorder_pods
+    if views is None or pods is None:
+        return
+    for store in list(views.values()):
+        for view in list(store):
+            if not needs_timer(context.status.effective(view), view.spec.max_duration):
+                continue
+            await reconcile(
+                context, view, pods_of(pods, view.key.namespace, view.key.name), lambda: persisted_claims(views)
+            )
