@@ -22,6 +22,9 @@ KUBECONFIG_ENV = "PANDORA_TEST_KUBECONFIG"
 # The annotation that makes KWOK finish a Running pod: "0" -> Succeeded, any other integer -> Failed with that
 # exit code in every container status (see kwok-stages.yaml).
 EXIT_CODE_ANNOTATION = "pandora.dev/exit-code"
+# KWOK removes a deleted pod at once, or this long (a Go duration, e.g. "3s") after deletion was requested: a
+# container that takes that long to exit on SIGTERM.
+TERMINATION_DELAY_ANNOTATION = "pandora.dev/termination-delay"
 
 
 def tool(name: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pandora_testenv.cluster import EXIT_CODE_ANNOTATION, KubeCluster
+from pandora_testenv.cluster import EXIT_CODE_ANNOTATION, TERMINATION_DELAY_ANNOTATION, KubeCluster
 
 CRD = textwrap.dedent(
     """
@@ -210,3 +210,17 @@ def test_namespace_deletion_completes(kube_cluster):
     ok(kube_cluster.kubectl("-n", name, "wait", "--for=jsonpath={.status.phase}=Running", "pod/resident"))
     ok(kube_cluster.kubectl("delete", "namespace", name, "--timeout=90s"))
     assert "NotFound" in kube_cluster.kubectl("get", "namespace", name).stderr
+
+
+def test_termination_delay_annotation_keeps_deleted_pod_terminating(kube_cluster, namespace):
+    if not kube_cluster.simulates_pods:
+        pytest.skip(f"{TERMINATION_DELAY_ANNOTATION} is a KWOK convention; backend {kube_cluster.backend} is real")
+    manifest = json.loads(pod_manifest("flusher"))
+    manifest["metadata"]["annotations"] = {TERMINATION_DELAY_ANNOTATION: "3s"}
+    ok(kube_cluster.kubectl("-n", namespace, "create", "-f", "-", input=json.dumps(manifest)))
+    ok(kube_cluster.kubectl("-n", namespace, "wait", "--for=jsonpath={.status.phase}=Running", "pod/flusher"))
+    requested = time.monotonic()
+    ok(kube_cluster.kubectl("-n", namespace, "delete", "pod", "flusher", "--wait=false"))
+    assert pod_field(kube_cluster, namespace, "flusher", "{.metadata.deletionTimestamp}") != ""
+    ok(kube_cluster.kubectl("-n", namespace, "wait", "--for=delete", "pod/flusher", "--timeout=30s"))
+    assert time.monotonic() - requested >= 2.5
