@@ -9,9 +9,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder_testkit import Scene, recorded_tracks, wait_for
+from recorder_testkit import Scene, recorded_tracks
 
 from pandora_recorder.raw.format import file_name, parse_users
+from pandora_simulator.testing import wait_for
 
 
 @dataclass

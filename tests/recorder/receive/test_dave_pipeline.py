@@ -1,5 +1,7 @@
 """End-to-end encrypted frames through the pipeline, with real DAVE groups (davey sessions, simulator gateway)."""
 
+from dataclasses import dataclass, field
+
 import pytest
 from receive_testkit import DaveChannel, Sender, opus_frames
 
@@ -9,152 +11,138 @@ from pandora_recorder.receive.dave import SILENCE_FRAME
 from pandora_simulator.rtp import AES_GCM, XCHACHA
 
 RECORDER, ALICE, BOB, CAROL = 900, 1001, 1002, 1003
+SSRCS = {ALICE: 11, BOB: 22, CAROL: 33}
 
 
-def recorder_pipeline(
-    channel: DaveChannel, out: list[ReceivedFrame], mode: str, key: bytes, recoveries: list[int] | None = None
-) -> ReceivePipeline:
-    dave = DaveDecryptor(
-        lambda: channel.session(RECORDER), lambda: 1,
-        (lambda: recoveries.append(1)) if recoveries is not None else None, failure_tolerance=5,
-    )
-    pipeline = ReceivePipeline(out.append, dave, max_hold=60.0)
-    pipeline.set_transport(transport_decryptor(mode, key))
-    return pipeline
+@dataclass
+class Call:
+    """A DAVE call with the recorder's pipeline listening; ``send`` is a member speaking one frame."""
+
+    channel: DaveChannel
+    mode: str
+    key: bytes
+    out: list[ReceivedFrame] = field(default_factory=list)
+    recoveries: list[int] = field(default_factory=list)
+    senders: dict[int, Sender] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        dave = DaveDecryptor(lambda: self.channel.session(RECORDER), lambda: 1, lambda: self.recoveries.append(1),
+                             failure_tolerance=5)
+        self.pipeline = ReceivePipeline(self.out.append, dave, max_hold=60.0)
+        self.pipeline.set_transport(transport_decryptor(self.mode, self.key))
+
+    def sender(self, user_id: int) -> Sender:
+        if user_id not in self.senders:
+            self.senders[user_id] = Sender(self.mode, self.key, SSRCS[user_id])
+        return self.senders[user_id]
+
+    def send(self, user_id: int, frame: bytes, *, encrypted: bytes | None = None, **rtp: object) -> None:
+        payload = encrypted if encrypted is not None else self.channel.encrypt(user_id, frame)
+        self.pipeline.on_datagram(self.sender(user_id).datagram(payload, **rtp))
+
+    def recorded(self, user_id: int = ALICE) -> list[bytes]:
+        self.pipeline.flush()
+        return [frame.opus for frame in self.out if frame.user_id == user_id]
+
+
+def call(key: bytes, *members: int, mode: str = XCHACHA, mapped: bool = True) -> Call:
+    channel = DaveChannel()
+    channel.join(RECORDER, *members)
+    created = Call(channel, mode, key)
+    if mapped:
+        for member in members:
+            created.pipeline.on_speaking(member, SSRCS[member])
+    return created
 
 
 @pytest.mark.parametrize("mode", [XCHACHA, AES_GCM])
 def test_dave_frames_of_each_speaker_come_out_byte_identical(mode: str, key: bytes) -> None:
-    channel = DaveChannel()
-    channel.join(RECORDER, ALICE, BOB)
-    out: list[ReceivedFrame] = []
-    pipeline = recorder_pipeline(channel, out, mode, key)
-    pipeline.on_speaking(ALICE, 11)
-    pipeline.on_speaking(BOB, 22)
-    alice, bob = Sender(mode, key, 11), Sender(mode, key, 22)
+    c = call(key, ALICE, BOB, mode=mode)
     alice_frames, bob_frames = opus_frames(20, 440), opus_frames(20, 550)
     for a, b in zip(alice_frames, bob_frames, strict=True):
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, a), extension=b"\x51\x00\x00\x00", padding=4))
-        pipeline.on_datagram(bob.datagram(channel.encrypt(BOB, b)))
-    pipeline.flush()
-    assert [f.opus for f in out if f.user_id == ALICE] == alice_frames
-    assert [f.opus for f in out if f.user_id == BOB] == bob_frames
-    assert pipeline.counters.total() == 0
+        c.send(ALICE, a, extension=b"\x51\x00\x00\x00", padding=4)
+        c.send(BOB, b)
+    assert c.recorded(ALICE) == alice_frames
+    assert c.recorded(BOB) == bob_frames
+    assert c.pipeline.counters.total() == 0
 
 
 def test_frames_keep_flowing_across_epoch_changes_from_joins_and_leaves(key: bytes) -> None:
-    channel = DaveChannel()
-    channel.join(RECORDER, ALICE, BOB)
-    out: list[ReceivedFrame] = []
-    pipeline = recorder_pipeline(channel, out, XCHACHA, key)
-    pipeline.on_speaking(ALICE, 11)
-    alice = Sender(XCHACHA, key, 11)
+    c = call(key, ALICE, BOB)
     frames = opus_frames(30)
     for frame in frames[:10]:
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    epoch = channel.group.epoch
-    channel.join(CAROL)
+        c.send(ALICE, frame)
+    epoch = c.channel.group.epoch
+    c.channel.join(CAROL)
     for frame in frames[10:20]:
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    channel.leave(BOB)
-    assert channel.group.epoch > epoch + 1
+        c.send(ALICE, frame)
+    c.channel.leave(BOB)
+    assert c.channel.group.epoch > epoch + 1
     for frame in frames[20:]:
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    pipeline.flush()
-    assert [f.opus for f in out] == frames
+        c.send(ALICE, frame)
+    assert c.recorded() == frames
 
 
 def test_early_dave_packets_are_decrypted_after_op5(key: bytes) -> None:
-    channel = DaveChannel()
-    channel.join(RECORDER, ALICE)
-    out: list[ReceivedFrame] = []
-    pipeline = recorder_pipeline(channel, out, AES_GCM, key)
-    alice = Sender(AES_GCM, key, 11)
+    c = call(key, ALICE, mode=AES_GCM, mapped=False)
     frames = opus_frames(10)
     for frame in frames:
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    assert out == []
-    pipeline.on_speaking(ALICE, 11)
-    pipeline.flush()
-    assert [f.opus for f in out] == frames
+        c.send(ALICE, frame)
+    assert c.out == []
+    c.pipeline.on_speaking(ALICE, SSRCS[ALICE])
+    assert c.recorded() == frames
 
 
 def test_duplicates_are_dropped_before_dave_so_they_do_not_count_as_failures(key: bytes) -> None:
-    channel = DaveChannel()
-    channel.join(RECORDER, ALICE)
-    out: list[ReceivedFrame] = []
-    recoveries: list[int] = []
-    pipeline = recorder_pipeline(channel, out, XCHACHA, key, recoveries)
-    pipeline.on_speaking(ALICE, 11)
-    alice = Sender(XCHACHA, key, 11)
+    c = call(key, ALICE)
     frames = opus_frames(10)
     for frame in frames:
-        datagram = alice.datagram(channel.encrypt(ALICE, frame))
-        pipeline.on_datagram(datagram)
-        pipeline.on_datagram(datagram)
-    pipeline.flush()
-    assert [f.opus for f in out] == frames
-    assert pipeline.counters == {DropReason.DUPLICATE: 10}
-    assert recoveries == []
+        datagram = c.sender(ALICE).datagram(c.channel.encrypt(ALICE, frame))
+        c.pipeline.on_datagram(datagram)
+        c.pipeline.on_datagram(datagram)
+    assert c.recorded() == frames
+    assert c.pipeline.counters == {DropReason.DUPLICATE: 10}
+    assert c.recoveries == []
 
 
 def test_silence_passes_dave_unencrypted_and_is_not_written(key: bytes) -> None:
-    channel = DaveChannel()
-    channel.join(RECORDER, ALICE)
-    out: list[ReceivedFrame] = []
-    pipeline = recorder_pipeline(channel, out, XCHACHA, key)
-    pipeline.on_speaking(ALICE, 11)
-    alice = Sender(XCHACHA, key, 11)
+    c = call(key, ALICE)
     frame = opus_frames(1)[0]
-    pipeline.on_datagram(alice.datagram(SILENCE_FRAME))
-    pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    pipeline.flush()
-    assert [f.opus for f in out] == [frame]
-    assert pipeline.counters == {DropReason.SILENCE: 1}
+    c.send(ALICE, SILENCE_FRAME, encrypted=SILENCE_FRAME)
+    c.send(ALICE, frame)
+    assert c.recorded() == [frame]
+    assert c.pipeline.counters == {DropReason.SILENCE: 1}
 
 
 def test_repeated_dave_failures_ask_for_a_new_key_once_and_never_invent_audio(key: bytes) -> None:
-    channel = DaveChannel()
-    channel.join(RECORDER, ALICE)
-    out: list[ReceivedFrame] = []
-    recoveries: list[int] = []
-    pipeline = recorder_pipeline(channel, out, XCHACHA, key, recoveries)
-    pipeline.on_speaking(ALICE, 11)
-    alice = Sender(XCHACHA, key, 11)
+    c = call(key, ALICE)
     for frame in opus_frames(12):
-        encrypted = bytearray(channel.encrypt(ALICE, frame))
+        encrypted = bytearray(c.channel.encrypt(ALICE, frame))
         encrypted[0] ^= 0xFF  # corrupt the E2EE ciphertext; the transport layer stays valid
-        pipeline.on_datagram(alice.datagram(bytes(encrypted)))
-    assert out == []
-    assert recoveries == [1]  # tolerance 5 reached twice, but the cool-down allows one re-key
+        c.send(ALICE, frame, encrypted=bytes(encrypted))
+    assert c.out == []
+    assert c.recoveries == [1]  # tolerance 5 reached twice, but the cool-down allows one re-key
     good = opus_frames(1, 300)[0]
-    pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, good)))
-    pipeline.flush()
-    assert [f.opus for f in out] == [good]
-    assert pipeline.counters[DropReason.DAVE_FAILED] == 12  # held for a retry, failed again, dropped
+    c.send(ALICE, good)
+    assert c.recorded() == [good]
+    assert c.pipeline.counters[DropReason.DAVE_FAILED] == 12  # held for a retry, never decrypted, dropped
 
 
 def test_frames_from_a_sender_ahead_of_our_commit_are_decrypted_once_we_catch_up(key: bytes) -> None:
-    channel = DaveChannel()
-    channel.join(RECORDER, ALICE)
-    out: list[ReceivedFrame] = []
-    pipeline = recorder_pipeline(channel, out, XCHACHA, key)
-    pipeline.on_speaking(ALICE, 11)
-    alice = Sender(XCHACHA, key, 11)
+    c = call(key, ALICE)
     frames = opus_frames(20)
     for frame in frames[:5]:
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    channel.lagging.add(RECORDER)  # our copy of the next commit is late; alice already uses the new key
-    channel.join(CAROL)
+        c.send(ALICE, frame)
+    c.channel.lagging.add(RECORDER)  # our copy of the next commit is late; alice already uses the new key
+    c.channel.join(CAROL)
     for frame in frames[5:12]:
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    channel.catch_up()
+        c.send(ALICE, frame)
+    c.channel.catch_up()
     for frame in frames[12:]:
-        pipeline.on_datagram(alice.datagram(channel.encrypt(ALICE, frame)))
-    pipeline.flush()
-    assert [f.opus for f in out] == frames
-    assert pipeline.retried == 7
-    assert pipeline.counters.total() == 0
+        c.send(ALICE, frame)
+    assert c.recorded() == frames
+    assert c.pipeline.retried == 7
+    assert c.pipeline.counters.total() == 0
 
 
 def test_frames_that_never_become_decryptable_are_dropped_after_the_wait(key: bytes) -> None:

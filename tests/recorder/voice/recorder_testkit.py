@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,7 @@ from pandora_recorder.raw.ogg import read_pages
 from pandora_recorder.sinks.local import LocalFolderSink
 from pandora_recorder.voice import RecorderSession, SessionOptions, SessionState, StopReason
 from pandora_simulator import DiscordSimulator, SimBot, SimChannel, SimGuild
-
-
-async def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+from pandora_simulator.testing import wait_for
 
 
 @dataclass
@@ -68,7 +60,7 @@ async def recording(scene: Scene, out: Path, **options: Any) -> AsyncIterator[Re
     ))
     try:
         await wait_for(lambda: task.done() or (sessions and sessions[0].state is SessionState.RECORDING),
-                       what="the recorder to join voice")
+                       timeout=10, what="the recorder to join voice")
         if task.done():
             task.result()
             raise AssertionError(f"recorder ended before recording: {task.result()}")

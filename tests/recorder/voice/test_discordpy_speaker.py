@@ -7,11 +7,12 @@ import contextlib
 from pathlib import Path
 
 import discord
-from recorder_testkit import Scene, recorded_tracks, recording, wait_for
+from recorder_testkit import Scene, recorded_tracks, recording
 
 from pandora.discord_connection import DiscordConnection
 from pandora_recorder.receive import DropReason
 from pandora_simulator.audio import ToneEncoder
+from pandora_simulator.testing import wait_for
 
 
 class OpusFrames(discord.AudioSource):

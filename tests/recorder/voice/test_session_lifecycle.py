@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from recorder_testkit import Scene, recording, wait_for
+from recorder_testkit import Scene, recording
 
 from pandora_recorder.raw.format import file_name
 from pandora_recorder.voice import SessionState, StopReason
 from pandora_recorder.voice.states import StateMachine
+from pandora_simulator.testing import wait_for
 
 
 def test_lifecycle_allows_only_forward_steps() -> None:
