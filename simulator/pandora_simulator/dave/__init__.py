@@ -38,6 +38,11 @@ each user in order *before* anything a reply causes. Queue simulated members' me
 as tests/simulator/dave/conftest.py does) rather than feeding replies back recursively: a commit announced
 (op 29) to a member before it got the proposals (op 27) sent to it earlier fails with op 31.
 
+The gateway never revokes proposals (davey raises on a revoke it cannot match). A member that fails a commit
+or welcome resets at once but the gateway learns it only from op 31, so meanwhile it may still be sent the new
+epoch's proposals or commit; davey refuses those (WrongEpoch, PendingGroup) and the member recovers through
+op 31 as usual -- except discord.py 2.7.1, whose voice websocket loop ends on a ``process_proposals`` error.
+
 Payload layouts are in ``payloads``; the MLS encoding (hand-written, no maintained Python MLS library exists)
 is in ``encoding`` and ``mls``.
 """

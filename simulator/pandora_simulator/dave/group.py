@@ -115,11 +115,11 @@ class DaveChannelGroup:
     def settled(self) -> bool:
         """Nothing in flight: every connected participant is in the group at the current epoch (or a lone
         participant waits for company), no proposals are outstanding and no transition awaits execution."""
-        if self._transition is not None or any(p.recipients for p in self._proposals):
+        if self._transition is not None:
             return False
         if len(self._connected) <= 1:
             return not self.established
-        return sorted(self._active()) == sorted(self._connected)
+        return self.established and not self._proposals and sorted(self._active()) == sorted(self._connected)
 
     @property
     def pending_transition_id(self) -> int | None:
