@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import queue
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import pytest
@@ -80,3 +83,49 @@ def test_localstorage_binding_create_get_list(dapr_env, dapr_components):
     assert got.data == payload
     assert name in {entry.rsplit("/", 1)[-1] for entry in json.loads(listed.data)}
     assert (dapr_components.parent / "objects" / name).read_bytes() == payload
+
+
+class _SubscriberApp(BaseHTTPRequestHandler):
+    """A minimal Dapr app: declares one subscription and records the events delivered to it."""
+
+    topic = ""
+    received: queue.Queue
+
+    def do_GET(self) -> None:
+        body = json.dumps([{"pubsubname": PUBSUB, "topic": self.topic, "route": "/events"}]).encode()
+        self._reply(body if self.path == "/dapr/subscribe" else b"{}")
+
+    def do_POST(self) -> None:
+        event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/events":
+            self.received.put(event)
+        self._reply(json.dumps({"status": "SUCCESS"}).encode())
+
+    def _reply(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_app_port_subscription_receives_cloud_event(daprd_factory, monkeypatch):
+    topic = f"stoppedRecordingDiscord-{uuid.uuid4().hex[:8]}"
+    handler = type("App", (_SubscriberApp,), {"topic": topic, "received": queue.Queue()})
+    app = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    try:
+        sidecar = daprd_factory("pandora-subscriber", app_port=app.server_address[1])
+        # DaprClient health-checks DAPR_HTTP_PORT whatever address it is given: point the environment at it.
+        for key, value in sidecar.env().items():
+            monkeypatch.setenv(key, value)
+        with DaprClient() as client:
+            client.publish_event(PUBSUB, topic, json.dumps({"recordingId": "42"}), data_content_type="application/json")
+        event = handler.received.get(timeout=20)
+    finally:
+        app.shutdown()
+    assert event["topic"] == topic
+    assert event["data"] == {"recordingId": "42"}
