@@ -1,7 +1,9 @@
-"""The few Kubernetes API calls the operator makes (kopf watches; this writes), through kubernetes_asyncio.
+"""The few Kubernetes API calls the operator makes (kopf watches; this writes), over one aiohttp session.
 
-Responses are not deserialized into models (``_preload_content=False``): the operator needs only the status
-code, and skipping model building keeps a burst of a thousand creations cheap.
+Hand-written on purpose: the operator needs six REST calls, and kubernetes_asyncio costs ~55 MiB of RSS just to
+import (hundreds of generated model modules) against a 200 MiB budget for the whole operator. Connection
+details and credentials come from kopf's own public login functions (service account, else kubeconfig), so
+there is exactly one reading of the kubeconfig in the process.
 """
 
 from __future__ import annotations
@@ -10,63 +12,65 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
+import aiohttp
+import kopf
 
 from pandora_operator.model import GROUP, PLURAL, VERSION
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+RECORDINGS = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/{PLURAL}"
 
 
-async def _body(response: Any) -> bytes:
-    """The response body; raises ApiException for an error status (which _preload_content=False skips)."""
-    try:
-        data = await response.read()
-    finally:
-        response.release()
-    if not 200 <= response.status <= 299:
-        raise ApiException(status=response.status, reason=_message(data))
-    return data
+class ApiError(Exception):
+    """A refusal by the API server, with its own explanation (the ``message`` of a Status)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
 
 
-def _message(data: bytes) -> str:
-    """The API server's own explanation from a Status body."""
-    try:
-        return str(json.loads(data).get("message") or data[:300])
-    except ValueError:
-        return data.decode(errors="replace")[:300]
-
-
-async def connect(max_connections: int = 32) -> client.ApiClient:
-    """In a pod: the service account; elsewhere: ``$KUBECONFIG`` or ``~/.kube/config``."""
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)
-    except config.ConfigException:
-        await config.load_kube_config(client_configuration=configuration)
-    configuration.connection_pool_maxsize = max_connections
-    return client.ApiClient(configuration)
+def login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
+    if info is None:
+        raise RuntimeError("no Kubernetes credentials: not in a pod and no kubeconfig")
+    return info
 
 
 class Kube:
-    def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
-        # Typed as Any: with _preload_content=False these return raw responses, which the stubs do not know.
-        self.core: Any = client.CoreV1Api(api)
-        self.custom: Any = client.CustomObjectsApi(api)
+    def __init__(self, info: kopf.ConnectionInfo, max_connections: int = 32) -> None:
+        headers = {"Accept": "application/json"}
+        if info.token:
+            headers["Authorization"] = f"Bearer {info.token}"
+        self.session = aiohttp.ClientSession(
+            base_url=info.server.rstrip("/") + "/",
+            headers=headers,
+            connector=aiohttp.TCPConnector(ssl=info.as_ssl_context(), limit=max_connections),
+            timeout=aiohttp.ClientTimeout(total=60),
+        )
 
     async def close(self) -> None:
-        await self.api.close()
+        await self.session.close()
+
+    async def _call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json", **params: str
+    ) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": content_type} if data is not None else {}
+        async with self.session.request(
+            method, path.lstrip("/"), data=data, headers=headers, params=params
+        ) as response:
+            payload = await response.read()
+            if response.status >= 400:
+                raise ApiError(response.status, _message(payload))
+            return json.loads(payload) if payload else {}
 
     async def create_pod(self, manifest: Mapping[str, Any]) -> bool:
         """Create the pod; False when it already exists (409), which is success for a deterministic name."""
         try:
-            await _body(
-                await self.core.create_namespaced_pod(
-                    manifest["metadata"]["namespace"], manifest, _preload_content=False
-                )
-            )
-        except ApiException as error:
+            await self._call("POST", f"/api/v1/namespaces/{manifest['metadata']['namespace']}/pods", manifest)
+        except ApiError as error:
             if error.status == 409:
                 return False
             raise
@@ -74,37 +78,25 @@ class Kube:
 
     async def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            data = await _body(await self.core.read_namespaced_pod(name, namespace, _preload_content=False))
-        except ApiException as error:
+            return await self._call("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
+        except ApiError as error:
             if error.status == 404:
                 return None
             raise
-        return json.loads(data)
 
-    async def delete_pod(self, namespace: str, name: str, grace_seconds: int | None = None) -> None:
+    async def delete_pod(self, namespace: str, name: str, grace_seconds: int) -> None:
         """Delete gracefully (SIGTERM, then the grace period); a pod that is already gone is fine."""
         try:
-            await _body(
-                await self.core.delete_namespaced_pod(
-                    name, namespace, grace_period_seconds=grace_seconds, _preload_content=False
-                )
+            await self._call(
+                "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", {"gracePeriodSeconds": grace_seconds}
             )
-        except ApiException as error:
+        except ApiError as error:
             if error.status != 404:
                 raise
 
     async def patch_recording_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        response = await self.custom.patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            {"status": dict(status)},
-            _content_type=MERGE_PATCH,
-            _preload_content=False,
-        )
-        await _body(response)
+        path = f"{RECORDINGS.format(namespace=namespace)}/{name}/status"
+        await self._call("PATCH", path, {"status": dict(status)}, MERGE_PATCH)
 
     async def add_finalizer(self, namespace: str, name: str, finalizer: str, has_list: bool) -> None:
         """JSON patch, so finalizers other controllers put on the Recording are kept."""
@@ -113,7 +105,7 @@ class Kube:
             operations = [{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
         else:
             operations = [{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
-        await self._patch_recording(namespace, name, operations)
+        await self._call("PATCH", f"{RECORDINGS.format(namespace=namespace)}/{name}", operations, JSON_PATCH)
 
     async def remove_finalizer(self, namespace: str, name: str, finalizer: str, index: int) -> None:
         """Remove by position, guarded by a test of that position (a concurrent change makes it fail: 422)."""
@@ -122,26 +114,15 @@ class Kube:
             {"op": "remove", "path": f"/metadata/finalizers/{index}"},
         ]
         try:
-            await self._patch_recording(namespace, name, operations)
-        except ApiException as error:
+            await self._call("PATCH", f"{RECORDINGS.format(namespace=namespace)}/{name}", operations, JSON_PATCH)
+        except ApiError as error:
             if error.status != 404:
                 raise
 
-    async def _patch_recording(self, namespace: str, name: str, operations: list[dict[str, Any]]) -> None:
-        response = await self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, operations,
-            _content_type="application/json-patch+json", _preload_content=False,
-        )
-        await _body(response)
-
     async def recording_exists(self, namespace: str, name: str) -> bool:
         try:
-            await _body(
-                await self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False
-                )
-            )
-        except ApiException as error:
+            await self._call("GET", f"{RECORDINGS.format(namespace=namespace)}/{name}")
+        except ApiError as error:
             if error.status == 404:
                 return False
             raise
@@ -150,10 +131,17 @@ class Kube:
     async def secret_keys(self, namespace: str, name: str) -> list[str] | None:
         """The key names of a Secret (None when missing); the values are dropped at once."""
         try:
-            data = await _body(await self.core.read_namespaced_secret(name, namespace, _preload_content=False))
-        except ApiException as error:
+            secret = await self._call("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        except ApiError as error:
             if error.status == 404:
                 return None
             raise
-        secret = json.loads(data)
         return [*secret.get("data", {}), *secret.get("stringData", {})]
+
+
+def _message(payload: bytes) -> str:
+    """The API server's own explanation from a Status body."""
+    try:
+        return str(json.loads(payload).get("message") or payload[:300].decode(errors="replace"))
+    except ValueError:
+        return payload[:300].decode(errors="replace")

@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import kopf
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from pandora_operator.botpool import BotPool
 from pandora_operator.claims import Claims, PersistedClaim
 from pandora_operator.config import OperatorConfig
-from pandora_operator.kube import Kube
+from pandora_operator.kube import ApiError, Kube
 from pandora_operator.model import FINALIZER, Phase, phase_of, pod_name, recording_id_for
 from pandora_operator.podspec import build_recorder_pod
 from pandora_operator.status import StatusWriter, elapsed_seconds, post_event, timestamp, utcnow
@@ -190,9 +189,9 @@ async def _create_pod(
     kopf.append_owner_reference(manifest, owner=view.reference())
     try:
         await ctx.kube.create_pod(manifest)
-    except ApiException as error:
-        if error.status is None or error.status >= 500 or error.status in (403, 404, 422):
-            return f"cannot create pod {manifest['metadata']['name']}: {error.reason}"
+    except ApiError as error:
+        if error.status >= 500 or error.status in (403, 404, 422):
+            return f"cannot create pod {manifest['metadata']['name']}: {error.message}"
         raise
     return None
 

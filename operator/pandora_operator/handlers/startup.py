@@ -9,7 +9,7 @@ import kopf
 
 from pandora_operator.botpool import BotPool
 from pandora_operator.config import OperatorConfig
-from pandora_operator.kube import Kube, connect
+from pandora_operator.kube import Kube, login
 from pandora_operator.model import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL
 from pandora_operator.reconcile import Context
 from pandora_operator.sweeper import sweep_forever
@@ -34,7 +34,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.networking.request_timeout = 60
     # The same object's events are batched; a short window keeps status latency low.
     settings.batching.batch_window = 0.1
-    kube = Kube(await connect())
+    kube = Kube(login(settings))
     config = OperatorConfig.from_env()
     memo.context = Context(config=config, kube=kube, pool=BotPool(config.bot_secret, kube.secret_keys))
     memo.sweeper = asyncio.create_task(sweep_forever(memo.context), name="pandora-sweeper")
