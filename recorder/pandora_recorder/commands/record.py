@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import discord
@@ -75,12 +76,24 @@ def recorder_intents() -> discord.Intents:
     return intents
 
 
-async def record(token: str, sink: Sink, options: SessionOptions) -> StopReason:
+async def record(
+    token: str,
+    sink: Sink,
+    options: SessionOptions,
+    *,
+    connection: DiscordConnection | None = None,
+    on_session: Callable[[RecorderSession], None] | None = None,
+    handle_signals: bool = True,
+) -> StopReason:
     """Log in, record with a ``RecorderSession``, log out. SIGINT and SIGTERM stop the recording cleanly."""
-    client = discord.Client(intents=recorder_intents(), **DiscordConnection.from_env().apply())
+    connection = connection or DiscordConnection.from_env()
+    client = discord.Client(intents=recorder_intents(), **connection.apply())
     session = RecorderSession(client, sink, options)
+    if on_session is not None:
+        on_session(session)
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+    for signum in signals:
         loop.add_signal_handler(signum, session.request_stop, StopReason.SIGNAL)
     try:
         async with client:
@@ -91,7 +104,7 @@ async def record(token: str, sink: Sink, options: SessionOptions) -> StopReason:
             reason = await session.run()
             return reason
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in signals:
             loop.remove_signal_handler(signum)
 
 
