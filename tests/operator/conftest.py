@@ -71,8 +71,9 @@ def _free_port() -> int:
 class OperatorProcess:
     """`pandora operator` as a child process, logged in as the operator ServiceAccount."""
 
-    def __init__(self, namespace: str, kubeconfig: Path, log_path: Path) -> None:
+    def __init__(self, namespace: str, kubeconfig: Path, log_path: Path, cluster_wide: bool = False) -> None:
         self.namespace = namespace
+        self.cluster_wide = cluster_wide
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -95,7 +96,7 @@ class OperatorProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "pandora.cli", "operator",
-                "--namespace", self.namespace,
+                *(["--all-namespaces"] if self.cluster_wide else ["--namespace", self.namespace]),
                 "--liveness", f"http://127.0.0.1:{port}/healthz",
             ],
             env=env,
@@ -139,15 +140,15 @@ class OperatorProcess:
 @pytest.fixture
 def operator_factory(
     kube_cluster: KubeCluster, namespace: str, recording_crd: None, tmp_path: Path
-) -> Iterator[Callable[[], OperatorProcess]]:
+) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 
-    def start() -> OperatorProcess:
-        apply_rbac(kube_cluster, namespace)
+    def start(cluster_wide: bool = False) -> OperatorProcess:
+        apply_rbac(kube_cluster, namespace, f"operator.clusterWide={str(cluster_wide).lower()}")
         kubeconfig = service_account_kubeconfig(
             kube_cluster, namespace, "pandora-operator", tmp_path / "operator.kubeconfig"
         )
-        operator = OperatorProcess(namespace, kubeconfig, tmp_path / "operator.log")
+        operator = OperatorProcess(namespace, kubeconfig, tmp_path / "operator.log", cluster_wide)
         operator.start()
         started.append(operator)
         return operator
@@ -168,5 +169,5 @@ def _stop_recordings(kube_cluster: KubeCluster, namespace: str) -> None:
 
 
 @pytest.fixture
-def operator(operator_factory: Callable[[], OperatorProcess]) -> OperatorProcess:
+def operator(operator_factory: Callable[..., OperatorProcess]) -> OperatorProcess:
     return operator_factory()

@@ -122,11 +122,11 @@ def render_chart(kube_cluster: KubeCluster, namespace: str, *values: str) -> lis
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-def apply_rbac(kube_cluster: KubeCluster, namespace: str) -> list[dict[str, Any]]:
-    """The chart's ServiceAccounts, Roles and RoleBindings, applied to ``namespace``."""
+def apply_rbac(kube_cluster: KubeCluster, namespace: str, *values: str) -> list[dict[str, Any]]:
+    """The chart's ServiceAccounts, (Cluster)Roles and bindings, released into ``namespace``."""
     rbac = [
         doc
-        for doc in render_chart(kube_cluster, namespace)
+        for doc in render_chart(kube_cluster, namespace, *values)
         if doc["kind"] in ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
     ]
     result = kube_cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(rbac))

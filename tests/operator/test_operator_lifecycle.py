@@ -192,3 +192,15 @@ def test_repeated_crashes_end_failed_with_the_reason(kube_cluster, namespace, op
     status = wait_phase(kube_cluster, namespace, "doomed", "Failed")
     assert "after 5 restarts" in status["message"] and "exit code 2" in status["message"]
     assert "Failed" in event_reasons(kube_cluster, namespace, "doomed")
+
+
+def test_cluster_wide_operator_records_in_any_namespace(kube_cluster, namespace, operator_factory, bot_pool_factory):
+    """`pandora operator --all-namespaces` with the chart's ClusterRole (operator.clusterWide=true)."""
+    operator_factory(cluster_wide=True)
+    bot_pool_factory("alpha")
+    apply(kube_cluster, namespace, recording_manifest("anywhere", channel_id(9)))
+    assert wait_phase(kube_cluster, namespace, "anywhere", "Recording")["pod"] == "anywhere-rec-0"
+    kube_cluster.kubectl(
+        "patch", "-n", namespace, "recording", "anywhere", "--type=merge", "-p", '{"spec":{"stop":true}}'
+    )
+    assert wait_phase(kube_cluster, namespace, "anywhere", "Completed")["location"]
