@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from recorder_testkit import Scene, recorded_tracks
 
 from pandora_recorder.raw.format import file_name, parse_users
@@ -47,7 +48,8 @@ async def recorder_joined(scene: Scene, recorder: RecorderProcess) -> None:
     await asyncio.sleep(0.2)
 
 
-async def test_sigterm_during_speech_loses_no_delivered_frame(scene: Scene, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_during_speech_loses_no_delivered_frame(scene: Scene, tmp_path: Path, signum: int) -> None:
     folder = tmp_path / "recordings"
     alice = scene.guild.add_member("alice")
     await alice.join_voice(scene.voice)
@@ -58,7 +60,7 @@ async def test_sigterm_during_speech_loses_no_delivered_frame(scene: Scene, tmp_
     speech = asyncio.create_task(alice.speak(seconds=3.0))
     await asyncio.sleep(1.5)
     sent_before_signal = len(alice.sent_frames)
-    recorder.process.send_signal(signal.SIGTERM)
+    recorder.process.send_signal(signum)
     assert await recorder.wait() == 0
     await speech
     track = recorded_tracks(folder, recording_id)[alice.id]
