@@ -142,7 +142,7 @@ def start_listening(
             wait_until(process, lambda ports=ports: ready(ports), timeout, "ready")
         except StartError:
             stop(process)
-            if attempt == attempts or "address already in use" not in log_tail(process.log, 10):
+            if attempt == attempts or "address already in use" not in log_tail(process.log, 10).lower():
                 raise
             continue
         return process, ports

@@ -3,7 +3,6 @@ redis-server), an S3 server (moto's), and daprd itself with our components/ rend
 
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ import yaml
 
 from pandora_testenv.cache import binary_path
 from pandora_testenv.kubeapi import http_ok
-from pandora_testenv.processes import ManagedProcess, StartError, free_port, start, stop, wait_until
+from pandora_testenv.processes import ManagedProcess, StartError, start_listening, stop
 
 REDIS_SERVER = "/usr/bin/redis-server"
 # Component names in components/ (stable: the recorder, operator and helm chart refer to them).
@@ -46,23 +45,21 @@ class RedisServer:
 def start_redis(run_dir: Path, timeout: float = 15) -> RedisServer:
     if not Path(REDIS_SERVER).exists():
         raise StartError(f"{REDIS_SERVER} missing: install Debian's redis-server (scripts/setup does)")
-    port = free_port()
     data = run_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    process = start(
-        "redis",
-        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data), "--save", "",
-         "--appendonly", "no", "--protected-mode", "no"],
-        run_dir,
-        tie_to_parent=True,
-    )
 
-    def ping() -> bool:
+    def redis_args(ports: list[int]) -> list[str]:
+        return [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(ports[0]), "--dir", str(data), "--save", "",
+                "--appendonly", "no", "--protected-mode", "no"]
+
+    def ping(ports: list[int]) -> bool:
         import redis
 
-        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+        return bool(redis.Redis(host="127.0.0.1", port=ports[0], socket_timeout=1).ping())
 
-    wait_until(process, ping, timeout, "answering PING")
+    process, (port,) = start_listening(
+        "redis", redis_args, 1, ping, run_dir, timeout, tie_to_parent=True
+    )
     return RedisServer("127.0.0.1", port, process)
 
 
@@ -90,11 +87,17 @@ class S3Server:
 
 def start_s3(run_dir: Path, bucket: str = "pandora-test", timeout: float = 30) -> S3Server:
     """moto's S3 server (MinIO is not built here: moto ships in the dev extra and needs no build)."""
-    port = free_port()
     moto = Path(sys.executable).with_name("moto_server")
-    process = start("s3", [str(moto), "-H", "127.0.0.1", "-p", str(port)], run_dir, tie_to_parent=True)
+    process, (port,) = start_listening(
+        "s3",
+        lambda ports: [str(moto), "-H", "127.0.0.1", "-p", str(ports[0])],
+        1,
+        lambda ports: http_ok(f"http://127.0.0.1:{ports[0]}/moto-api/"),
+        run_dir,
+        timeout,
+        tie_to_parent=True,
+    )
     endpoint = f"http://127.0.0.1:{port}"
-    wait_until(process, lambda: http_ok(f"{endpoint}/moto-api/"), timeout, "serving")
     server = S3Server(endpoint, bucket, process)
     server.client().create_bucket(Bucket=bucket)
     return server
@@ -150,7 +153,7 @@ class Daprd:
     resources_path: Path
     process: ManagedProcess
     app_port: int | None = None
-    extra: dict[str, int] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def http_endpoint(self) -> str:
@@ -182,41 +185,41 @@ def start_daprd(
     daprd = binary_path("daprd")
     if not daprd.is_file():
         raise StartError("daprd is not built; run `.venv/bin/pandora-testenv build`")
-    ports = {name: free_port() for name in ("http", "grpc", "internal", "metrics")}
-    args = [
-        str(daprd),
-        "--mode=standalone",
-        f"--app-id={app_id}",
-        f"--dapr-http-port={ports['http']}",
-        f"--dapr-grpc-port={ports['grpc']}",
-        f"--dapr-internal-grpc-port={ports['internal']}",
-        f"--metrics-port={ports['metrics']}",
-        "--dapr-listen-addresses=127.0.0.1",
-        f"--resources-path={resources_path}",
-        "--placement-host-address=",
-        "--scheduler-host-address=",
-        "--log-level=info",
-    ]
-    if app_port is not None:
-        args += [f"--app-port={app_port}", f"--app-protocol={app_protocol}"]
     name = f"daprd-{app_id}"
     # daprd in standalone mode writes under $HOME/.dapr; keep that inside the run directory.
     home = run_dir / f"{name}-home"
     home.mkdir(parents=True, exist_ok=True)
-    process = start(name, args, run_dir, env={"HOME": str(home)}, cwd=home, tie_to_parent=True)
-    sidecar = Daprd(app_id, ports["http"], ports["grpc"], resources_path, process, app_port, ports)
-    wait_until(process, lambda: _healthz(sidecar), timeout, "healthy")
-    return sidecar
+
+    def daprd_args(ports: list[int]) -> list[str]:
+        http, grpc, internal, metrics = ports
+        args = [
+            str(daprd),
+            "--mode=standalone",
+            f"--app-id={app_id}",
+            f"--dapr-http-port={http}",
+            f"--dapr-grpc-port={grpc}",
+            f"--dapr-internal-grpc-port={internal}",
+            f"--metrics-port={metrics}",
+            "--dapr-listen-addresses=127.0.0.1",
+            f"--resources-path={resources_path}",
+            "--placement-host-address=",
+            "--scheduler-host-address=",
+            "--log-level=info",
+        ]
+        if app_port is not None:
+            args += [f"--app-port={app_port}", f"--app-protocol={app_protocol}"]
+        return args
+
+    process, ports = start_listening(
+        name, daprd_args, 4, lambda ports: _healthz(ports[0]), run_dir, timeout,
+        env={"HOME": str(home)}, cwd=home, tie_to_parent=True,
+    )
+    names = ("http", "grpc", "internal", "metrics")
+    return Daprd(app_id, ports[0], ports[1], resources_path, process, app_port, dict(zip(names, ports, strict=True)))
 
 
-def _healthz(sidecar: Daprd) -> bool:
+def _healthz(http_port: int) -> bool:
     import urllib.request
 
-    with urllib.request.urlopen(f"{sidecar.http_endpoint}/v1.0/healthz", timeout=2) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v1.0/healthz", timeout=2) as response:
         return response.status in (200, 204)
-
-
-def which_kubectl() -> str:
-    built = binary_path("kubectl")
-    return str(built) if built.is_file() else (shutil.which("kubectl") or "kubectl")
-
