@@ -50,9 +50,15 @@ class OperatorConfig:
             resources=json.loads(env["PANDORA_RECORDER_RESOURCES"])
             if env.get("PANDORA_RECORDER_RESOURCES")
             else DEFAULT_RESOURCES,
-            recorder_env=json.loads(env["PANDORA_RECORDER_ENV"]) if env.get("PANDORA_RECORDER_ENV") else {},
+            recorder_env=_recorder_env(env.get("PANDORA_RECORDER_ENV")),
         )
 
     def location(self, binding: str | None, prefix: str | None, recording_id: str) -> str:
         """Where a recording's files end up, as the user should read it."""
         return f"dapr://{binding or self.storage_binding}/{prefix or self.storage_prefix}{recording_id}/"
+
+
+def _recorder_env(raw: str | None) -> dict[str, str]:
+    """Extra recorder environment; PANDORA_TOKEN is dropped so a token can only come from the bot pool Secret."""
+    values = json.loads(raw) if raw else {}
+    return {str(key): str(value) for key, value in values.items() if key != "PANDORA_TOKEN"}

@@ -76,3 +76,10 @@ def test_bot_pool_picks_a_free_bot_and_says_who_holds_the_busy_ones():
     first, second, third = asyncio.run(scenario())
     assert (first.bot, second.bot, third.bot) == ("alpha", "beta", None)
     assert "alpha (ns/a)" in third.reason and "beta (ns/b)" in third.reason
+
+
+def test_extra_recorder_env_can_never_carry_a_token():
+    config = OperatorConfig.from_env(
+        {"PANDORA_RECORDER_ENV": json.dumps({"PANDORA_TOKEN": "literal", "PANDORA_DISCORD_CA_FILE": "/ca.pem"})}
+    )
+    assert config.recorder_env == {"PANDORA_DISCORD_CA_FILE": "/ca.pem"}
