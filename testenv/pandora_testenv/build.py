@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from pandora_testenv.cache import STAMP_NAME, cache_root, component_dir, is_built
@@ -172,7 +172,9 @@ def build_all(names: list[str] | None = None, force: bool = False, echo=print) -
     go_dir = str(Path(go_binary()).parent)
     os.environ["PATH"] = go_dir + os.pathsep + os.environ.get("PATH", "")
     stamps, failures = [], []
-    with _build_lock():
+    # Everything cached: answer at once, without waiting on a build that another checkout may be running.
+    lock = _build_lock() if force or not all(is_built(c) for c in selected) else nullcontext()
+    with lock:
         for component in selected:
             try:
                 stamp = build_component(component, force=force, echo=echo)
