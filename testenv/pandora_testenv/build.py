@@ -169,12 +169,12 @@ def build_all(names: list[str] | None = None, force: bool = False, echo=print) -
 
     A failing component does not stop the others; all failures are raised together at the end."""
     selected = [COMPONENTS[name] for name in (names or list(COMPONENTS))]
-    go_dir = str(Path(go_binary()).parent)
-    os.environ["PATH"] = go_dir + os.pathsep + os.environ.get("PATH", "")
     stamps, failures = [], []
-    # Everything cached: answer at once, without waiting on a build that another checkout may be running.
-    lock = _build_lock() if force or not all(is_built(c) for c in selected) else nullcontext()
-    with lock:
+    must_build = force or not all(is_built(component) for component in selected)
+    if must_build:
+        os.environ["PATH"] = str(Path(go_binary()).parent) + os.pathsep + os.environ.get("PATH", "")
+    # Everything cached: answer at once, without Go and without waiting on another checkout's build.
+    with _build_lock() if must_build else nullcontext():
         for component in selected:
             try:
                 stamp = build_component(component, force=force, echo=echo)
