@@ -35,6 +35,7 @@ class DropReason:
     DAVE_FAILED = "dave_failed"  # davey refused the frame (no key for the sender yet, replay, corrupt)
     SILENCE = "silence"  # the Opus silence frame F8 FF FE: nothing is written for silence
     EMPTY = "empty"  # no Opus bytes left after stripping
+    INTERNAL_ERROR = "internal_error"  # a bug or an unexpected library error; logged once
 
 
 class DropCounters(Counter[str]):

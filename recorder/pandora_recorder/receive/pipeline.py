@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from pandora.logging import get_logger
 from pandora_recorder.frames import ReceivedFrame
 from pandora_recorder.receive.dave import SILENCE_FRAME, DaveDecryptor
 from pandora_recorder.receive.dedup import DuplicateFilter
@@ -25,6 +26,8 @@ from pandora_recorder.receive.retry import RetryQueue
 from pandora_recorder.receive.rtp import RtpPacket, parse_rtp, strip_payload
 from pandora_recorder.receive.speakers import SpeakerMap
 from pandora_recorder.receive.transport import TransportDecryptor
+
+log = get_logger(__name__)
 
 _Held = tuple[RtpPacket, bytes, float]
 
@@ -114,6 +117,10 @@ class ReceivePipeline:
                 self._decrypt_and_queue(user_id, packet, frame, arrival)
             except Drop as drop:
                 self.counters[drop.reason] += 1
+            except Exception:  # keep receiving whatever one datagram did; say so once, count always
+                if not self.counters[DropReason.INTERNAL_ERROR]:
+                    log.exception("datagram could not be processed")
+                self.counters[DropReason.INTERNAL_ERROR] += 1
 
     def _decrypt_and_queue(self, user_id: int, packet: RtpPacket, frame: bytes, arrival: float) -> None:
         retry = self._retry

@@ -136,3 +136,23 @@ def test_a_group_that_never_arrives_triggers_a_rekey_after_the_timeout(key: byte
     pipeline.on_datagram(sender.datagram(b"e2ee\x00\x02\xfa\xfa"))
     assert recoveries == [1]
     assert pipeline.counters[DropReason.DAVE_NOT_READY] == 2
+
+
+def test_an_unexpected_error_is_counted_and_receiving_goes_on(key: bytes) -> None:
+    out: list[ReceivedFrame] = []
+
+    def broken_writer(frame: ReceivedFrame) -> None:
+        if not out:
+            out.append(frame)
+            raise OSError("disk full")
+        out.append(frame)
+
+    pipeline = ReceivePipeline(broken_writer, DaveDecryptor(lambda: None, lambda: 0), reorder_window=0)
+    pipeline.set_transport(transport_decryptor(XCHACHA, key))
+    pipeline.on_speaking(1001, 11)
+    sender = Sender(XCHACHA, key, 11)
+    frames = opus_frames(3)
+    for frame in frames:
+        pipeline.on_datagram(sender.datagram(frame))
+    assert [f.opus for f in out] == frames
+    assert pipeline.counters == {DropReason.INTERNAL_ERROR: 1}
