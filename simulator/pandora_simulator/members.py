@@ -79,6 +79,7 @@ class SimMember:
         await self.guild.simulator.voice.wait_member_can_send(self)
         if self._encoder is None:
             self._encoder = ToneEncoder(self.tone_hz)
+        await room.announce_speaker(self.participant)
         count = max(1, round(seconds / FRAME_SECONDS))
         frames: list[bytes] = []
         start = time.monotonic()

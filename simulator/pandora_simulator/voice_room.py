@@ -106,6 +106,15 @@ class VoiceRoom:
             if other is not sender:
                 await self._announce_ssrc(other, sender.user_id, sender.ssrc, speaking)
 
+    async def announce_speaker(self, sender: SimulatedParticipant) -> None:
+        """A simulated member starts talking: clients get its op 5 before its first packet (as from Discord),
+        unless the early-packets fault wants packets first."""
+        if self.faults is not None and self.faults.early_packets:
+            return
+        for receiver in list(self.clients.values()):
+            if receiver.ready_for_media and sender.ssrc not in receiver.announced:
+                await self._announce_ssrc(receiver, sender.user_id, sender.ssrc)
+
     async def _announce_ssrc(self, receiver: VoiceConnection, user_id: int, ssrc: int, speaking: int = 1) -> None:
         receiver.announced.add(ssrc)
         await receiver.send(SPEAKING, {"user_id": str(user_id), "ssrc": ssrc, "speaking": speaking})

@@ -62,7 +62,8 @@ async def test_client_completes_dave_with_three_members_and_audio_flows_across_e
         await _assert_member_audio_reaches(vc, dave)
         await _assert_member_audio_reaches(vc, carol)
         # commits that lost the race for an epoch are routine; nothing else may have been refused
-        assert [r for r in group.rejected if "commit is for epoch" not in r] == []
+        lost_races = ("commit is for epoch", "already has its commit")
+        assert [r for r in group.rejected if not any(text in r for text in lost_races)] == []
 
 
 async def test_forced_epoch_change_keeps_audio_flowing(sim: DiscordSimulator) -> None:
@@ -142,10 +143,6 @@ async def test_client_recovers_from_an_invalid_commit_or_welcome(sim: DiscordSim
         await _assert_client_audio_reaches(vc, [alice, bob], bot.id, 880.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug in DaveChannelGroup (pandora_simulator.dave, owned by the DAVE work): when a member's corrupted "
-    "commit makes discord.py fail twice in a row (the bad commit, then the next commit while its group is pending), "
-    "it sends two key packages and every welcome that follows targets the one before its latest: op 31 forever"))
 async def test_corrupted_commit_from_a_member_recovers(sim: DiscordSimulator) -> None:
     world = await small_world(sim, "alice", "bob", in_voice=1)
     bot, guild, voice, (alice, bob) = world.bot, world.guild, world.voice, world.members
@@ -154,5 +151,9 @@ async def test_corrupted_commit_from_a_member_recovers(sim: DiscordSimulator) ->
         await voice.wait_dave_settled()
         alice.dave.corrupt_next_commit = True  # alice commits bob's add first; everyone rejects it
         await bob.join_voice(voice)
-        await voice.wait_dave_settled(timeout=4)
+        await voice.wait_dave_settled()
+        # discord.py fails that commit, then the next one (its group is pending), and still ends up welcomed
+        assert sim.voice.connections[(guild.id, bot.id)].client_ops.count(31) >= 1
         assert vc._connection.can_encrypt
+        await _assert_member_audio_reaches(vc, bob)
+        await _assert_client_audio_reaches(vc, [alice, bob], bot.id, 660.0)
