@@ -11,7 +11,14 @@ from pathlib import Path
 from pandora_testenv.cache import binary_path, missing_binaries
 from pandora_testenv.kubeapi import AdminApi, http_ok, https_ok, write_kubeconfig
 from pandora_testenv.pki import CLIENTS, create_pki
-from pandora_testenv.processes import ManagedProcess, StartError, start_listening, stop_all, wait_until
+from pandora_testenv.processes import (
+    ManagedProcess,
+    StartError,
+    any_running,
+    start_listening,
+    stop_all,
+    wait_until,
+)
 
 CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"]
 # Stop order: the clients first, the store last.
@@ -41,11 +48,6 @@ class ControlPlane:
     def to_json(self) -> str:
         data = asdict(self) | {"directory": str(self.directory), "kubeconfig": str(self.kubeconfig)}
         return json.dumps(data, indent=2) + "\n"
-
-    @classmethod
-    def load(cls, directory: Path) -> ControlPlane:
-        data = json.loads((directory / STATE_FILE).read_text())
-        return cls(Path(data["directory"]), Path(data["kubeconfig"]), data["server"], data["ports"])
 
 
 def _bin(name: str) -> str:
@@ -88,8 +90,11 @@ def up(directory: Path, timeout: float = 120.0, tie_to_parent: bool = False) -> 
         raise MissingBinaries(missing)
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    if any((directory / "pids").glob("*.pid")):
+    if any_running(directory):
         raise StartError(f"{directory} already has running components; run `pandora-testenv down --dir {directory}`")
+    # Pid files of processes that are gone (a killed machine or session): nothing to stop, just forget them.
+    for stale in (directory / "pids").glob("*.pid"):
+        stale.unlink()
     try:
         return _start_all(directory, timeout, tie_to_parent)
     except BaseException:

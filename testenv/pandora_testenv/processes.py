@@ -158,6 +158,18 @@ def _owned(pid: int, executable: str) -> bool:
     return bool(cmdline) and cmdline[0].decode(errors="replace") == executable
 
 
+def any_running(run_dir: Path) -> bool:
+    """True when a pid file under run_dir names a process that is still ours and running."""
+    for pid_file in (run_dir / "pids").glob("*.pid"):
+        try:
+            pid_text, executable = pid_file.read_text().splitlines()[:2]
+        except (OSError, ValueError):
+            continue
+        if pid_text.isdigit() and _owned(int(pid_text), executable) and _pid_alive(int(pid_text)):
+            return True
+    return False
+
+
 def stop_pid_file(pid_file: Path, timeout: float = 15.0) -> None:
     """SIGTERM the process group named by a pid file, SIGKILL it after `timeout`, then remove the file."""
     try:
