@@ -127,6 +127,9 @@ class RecorderSession:
         except Exception:
             log.exception("could not start recording")
             self.request_stop(StopReason.CONNECT_FAILED)
+            partial = self._guild.voice_client if self._guild is not None else None
+            if partial is not None:  # a join that timed out half-way
+                await partial.disconnect(force=True)
             await self._shutdown(failed=True)
             return StopReason.CONNECT_FAILED
         if self._stop.is_set():  # a signal arrived while joining

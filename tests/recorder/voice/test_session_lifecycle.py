@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 from recorder_testkit import Scene, recording
 
+from pandora.discord_connection import DiscordConnection
+from pandora_recorder.commands.record import record
 from pandora_recorder.raw.format import file_name
-from pandora_recorder.voice import SessionState, StopReason
+from pandora_recorder.sinks.local import LocalFolderSink
+from pandora_recorder.voice import RecorderSession, SessionOptions, SessionState, StopReason
 from pandora_recorder.voice.states import StateMachine
 from pandora_simulator.testing import wait_for
 
@@ -57,3 +60,17 @@ async def test_info_names_guild_channel_and_requester_and_summary_is_posted(scen
     assert info["requesterExtra"]["username"] == "alice"
     posted = [message["content"] for message in scene.sim.channel_messages(scene.text.id)]
     assert posted == [f"Recording {recording_id} ended: 1 speaker(s)."]
+
+
+async def test_a_channel_that_is_not_voice_fails_cleanly(scene: Scene, tmp_path: Path) -> None:
+    env = scene.sim.connection_env(scene.bot)
+    sessions: list[RecorderSession] = []
+    reason = await record(
+        env["PANDORA_TOKEN"], LocalFolderSink(tmp_path),
+        SessionOptions(guild_id=scene.guild.id, channel_id=scene.text.id),
+        connection=DiscordConnection.from_env(env), on_session=sessions.append, handle_signals=False,
+    )
+    assert reason is StopReason.CONNECT_FAILED
+    assert sessions[0].state is SessionState.FAILED
+    assert scene.guild.bot_nickname(scene.bot) is None
+    assert scene.guild.voice_channel_of(scene.bot.id) is None
