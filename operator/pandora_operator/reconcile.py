@@ -41,6 +41,7 @@ class Context:
     # kopf's live indexes, remembered from the first handler call, for the sweeper.
     recording_views: kopf.Index | None = None
     recorder_pods: kopf.Index | None = None
+    sweeper: asyncio.Task[None] | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

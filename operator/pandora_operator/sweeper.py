@@ -15,6 +15,13 @@ from pandora_operator.reconcile import Context, needs_timer, reconcile
 log = logging.getLogger(__name__)
 
 
+def ensure_sweeping(context: Context) -> None:
+    """Start the sweeper from inside a kopf handler: the task copies that context, which kopf's Event posting
+    (kopf.event) needs; a task made in a startup activity lacks it."""
+    if context.sweeper is None or context.sweeper.done():
+        context.sweeper = asyncio.create_task(sweep_forever(context), name="pandora-sweeper")
+
+
 async def sweep_forever(context: Context, interval: float = 1.0) -> None:
     while True:
         await asyncio.sleep(interval)

@@ -157,6 +157,9 @@ def operator_factory(
     for operator in started:
         operator.stop()
         _stop_recordings(kube_cluster, operator.namespace)
+    for operator in started:
+        # A handler that failed is a bug even when the test's own checks passed.
+        assert "Traceback" not in operator.log(), operator.log()[-4000:]
 
 
 def _stop_recordings(kube_cluster: KubeCluster, namespace: str) -> None:

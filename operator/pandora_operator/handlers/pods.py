@@ -9,6 +9,7 @@ import kopf
 from pandora_operator.handlers.indexes import indexes, persisted_claims, pods_of, view_of
 from pandora_operator.model import LABEL_MANAGED_BY, LABEL_RECORDING, MANAGED_BY
 from pandora_operator.reconcile import Context, reconcile
+from pandora_operator.sweeper import ensure_sweeping
 
 
 @kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY})
@@ -18,6 +19,7 @@ async def recorder_pod_changed(
     context: Context = memo.context
     recording_views, recorder_pods = indexes(kwargs)
     context.recording_views, context.recorder_pods = recording_views, recorder_pods
+    ensure_sweeping(context)
     recording = labels.get(LABEL_RECORDING, "")
     namespace = namespace or ""
     view = view_of(recording_views, namespace, recording)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import kopf
@@ -12,7 +11,6 @@ from pandora_operator.config import OperatorConfig
 from pandora_operator.kube import Kube, login
 from pandora_operator.model import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL
 from pandora_operator.reconcile import Context
-from pandora_operator.sweeper import sweep_forever
 
 
 @kopf.on.startup()
@@ -37,15 +35,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     kube = Kube(login(settings))
     config = OperatorConfig.from_env()
     memo.context = Context(config=config, kube=kube, pool=BotPool(config.bot_secret, kube.secret_keys))
-    memo.sweeper = asyncio.create_task(sweep_forever(memo.context), name="pandora-sweeper")
     logging.getLogger(__name__).info("watching %s.%s", PLURAL, GROUP)
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: object) -> None:
-    sweeper = getattr(memo, "sweeper", None)
-    if sweeper is not None:
-        sweeper.cancel()
     context = getattr(memo, "context", None)
     if context is not None:
+        if context.sweeper is not None:
+            context.sweeper.cancel()
         await context.kube.close()
