@@ -206,6 +206,10 @@ async def _retry_later(ctx: Context, view: RecordingView, problem: str) -> Phase
 
 async def _observe_running(ctx: Context, view: RecordingView, status: dict, pod: PodView) -> Phase:
     if pod.phase != "Running":
+        if pod.waiting:
+            await ctx.status.write(
+                view, phase=Phase.STARTING.value, message=f"waiting for pod {pod.name} to run: {pod.waiting}"
+            )
         return Phase(status.get("phase") or Phase.STARTING.value)
     first_start = not status.get("startedAt")
     started_at = status.get("startedAt") or pod.started_at or timestamp(utcnow())

@@ -69,6 +69,9 @@ class PodView:
     exit_code: int | None = None
     reason: str = ""
     started_at: str | None = None
+    # Why a pod that is not running yet is waiting (unschedulable, image pull, config error), in the words of
+    # the scheduler or kubelet; empty when there is nothing to say.
+    waiting: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -91,6 +94,7 @@ class PodView:
             exit_code=terminated.get("exitCode") if terminated else None,
             reason=(terminated or {}).get("reason") or status.get("reason") or "",
             started_at=running_since,
+            waiting=_waiting_reason(status),
             labels=dict(metadata.get("labels") or {}),
         )
 
@@ -120,6 +124,16 @@ def _terminated_state(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if terminated := (entry.get("state") or {}).get("terminated"):
             return terminated
     return None
+
+
+def _waiting_reason(status: Mapping[str, Any]) -> str:
+    for entry in _container_statuses(status):
+        if waiting := (entry.get("state") or {}).get("waiting"):
+            return ": ".join(part for part in (waiting.get("reason"), waiting.get("message")) if part)
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return ": ".join(part for part in (condition.get("reason"), condition.get("message")) if part)
+    return ""
 
 
 def _running_since(status: Mapping[str, Any]) -> str | None:

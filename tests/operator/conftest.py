@@ -71,9 +71,17 @@ def _free_port() -> int:
 class OperatorProcess:
     """`pandora operator` as a child process, logged in as the operator ServiceAccount."""
 
-    def __init__(self, namespace: str, kubeconfig: Path, log_path: Path, cluster_wide: bool = False) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        kubeconfig: Path,
+        log_path: Path,
+        cluster_wide: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.namespace = namespace
         self.cluster_wide = cluster_wide
+        self.extra_env = env or {}
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -87,6 +95,7 @@ class OperatorProcess:
             "PANDORA_RECORDER_IMAGE": "pandora-recorder:test",
             "PANDORA_STOP_GRACE_SECONDS": "5",
             "PANDORA_LOG_LEVEL": "INFO",
+            **self.extra_env,
         }
         env.pop("KUBERNETES_SERVICE_HOST", None)
         log = self.log_path.open("ab")
@@ -143,12 +152,12 @@ def operator_factory(
 ) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 
-    def start(cluster_wide: bool = False) -> OperatorProcess:
+    def start(cluster_wide: bool = False, env: dict[str, str] | None = None) -> OperatorProcess:
         apply_rbac(kube_cluster, namespace, f"operator.clusterWide={str(cluster_wide).lower()}")
         kubeconfig = service_account_kubeconfig(
             kube_cluster, namespace, "pandora-operator", tmp_path / "operator.kubeconfig"
         )
-        operator = OperatorProcess(namespace, kubeconfig, tmp_path / "operator.log", cluster_wide)
+        operator = OperatorProcess(namespace, kubeconfig, tmp_path / "operator.log", cluster_wide, env)
         operator.start()
         started.append(operator)
         return operator

@@ -204,3 +204,20 @@ def test_cluster_wide_operator_records_in_any_namespace(kube_cluster, namespace,
         "patch", "-n", namespace, "recording", "anywhere", "--type=merge", "-p", '{"spec":{"stop":true}}'
     )
     assert wait_phase(kube_cluster, namespace, "anywhere", "Completed")["location"]
+
+
+def test_a_pod_that_cannot_be_scheduled_says_why_in_the_status(
+    kube_cluster, namespace, operator_factory, bot_pool_factory
+):
+    operator_factory(env={"PANDORA_RECORDER_RESOURCES": json.dumps({"requests": {"cpu": "500", "memory": "1Gi"}})})
+    bot_pool_factory("alpha")
+    apply(kube_cluster, namespace, recording_manifest("huge", channel_id(10)))
+
+    def explained():
+        status = status_of(kube_cluster, namespace, "huge")
+        return status if "Unschedulable" in status.get("message", "") else None
+
+    status = wait_for("the scheduler's reason in the status", explained)
+    assert status["phase"] == "Starting"
+    assert status["message"].startswith("waiting for pod huge-rec-0 to run: Unschedulable: 0/")
+    assert "Insufficient cpu" in status["message"]
