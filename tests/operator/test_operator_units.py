@@ -83,3 +83,17 @@ def test_extra_recorder_env_can_never_carry_a_token():
         {"PANDORA_RECORDER_ENV": json.dumps({"PANDORA_TOKEN": "literal", "PANDORA_DISCORD_CA_FILE": "/ca.pem"})}
     )
     assert config.recorder_env == {"PANDORA_DISCORD_CA_FILE": "/ca.pem"}
+
+
+def test_storage_override_reaches_the_pod_and_the_reported_location():
+    spec = RecordingSpec(
+        guild_id="100000000000000001", voice_channel_id="200000000000000001",
+        storage_binding="archive", storage_prefix="guild-a/",
+    )
+    config = OperatorConfig()
+    pod = build_recorder_pod(
+        recording="r", namespace="ns", spec=spec, recording_id="7", attempt=0, bot="alpha", config=config
+    )
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    assert (env["PANDORA_STORAGE_BINDING"], env["PANDORA_STORAGE_PREFIX"]) == ("archive", "guild-a/")
+    assert config.location(spec.storage_binding, spec.storage_prefix, "7") == "dapr://archive/guild-a/7/"
