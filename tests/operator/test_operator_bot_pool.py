@@ -7,6 +7,7 @@ from recording_helpers import (
     apply,
     channel_id,
     event_reasons,
+    events,
     live_pods,
     recording_manifest,
     status_of,
@@ -81,3 +82,18 @@ def test_pinned_bot_missing_from_the_pool_waits_with_a_reason(kube_cluster, name
     assert status["message"] == f"bot 'gamma' is not in the pool Secret {namespace}/pandora-bots"
     bot_pool_factory("alpha", "gamma")
     assert wait_phase(kube_cluster, namespace, "pinned", "Recording", timeout=30)["bot"] == "gamma"
+
+
+def test_deleting_a_pending_recording_ends_it_with_nothing_recorded(
+    kube_cluster, namespace, operator, bot_pool_factory
+):
+    bot_pool_factory("alpha")
+    apply(kube_cluster, namespace, recording_manifest("busy", channel_id(1)))
+    wait_phase(kube_cluster, namespace, "busy", "Recording")
+    apply(kube_cluster, namespace, recording_manifest("waiting", channel_id(2)))
+    wait_phase(kube_cluster, namespace, "waiting", "Pending")
+    deleted = kube_cluster.kubectl("delete", "-n", namespace, "recording", "waiting", "--timeout=30s")
+    assert deleted.returncode == 0, deleted.stderr
+    stopped = [e for e in events(kube_cluster, namespace, "waiting") if e["reason"] == "Stopped"]
+    assert stopped and "nothing was recorded" in stopped[-1]["message"]
+    assert [p["metadata"]["name"] for p in live_pods(kube_cluster, namespace)] == ["busy-rec-0"]
