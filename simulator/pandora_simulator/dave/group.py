@@ -58,6 +58,14 @@ class _Proposal:
 
 
 @dataclass
+class _ChosenCommit:
+    committer: int
+    commit: mls.Commit
+    welcome: mls.Welcome | None
+    proposals: list[_Proposal]
+
+
+@dataclass
 class _Transition:
     transition_id: int
     waiting: set[int]  # members who have not yet sent op 23
@@ -88,8 +96,13 @@ class DaveChannelGroup:
         self._connected: list[int] = []
         self._leaves: list[int | None] = []  # leaf index -> user id
         self._key_packages: dict[int, mls.KeyPackage] = {}  # pending members' latest key packages
+        # Key packages still to come per user: one answers each op 4 (before connect), op 24 with epoch 1 and
+        # op 31. A key package is only proposed when none is due: an older one would get a useless welcome.
+        self._key_packages_due: dict[int, int] = {}
         self._signature_keys: dict[int, bytes] = {}  # member -> leaf signature key it joined with
         self._stale: set[int] = set()  # members whose leaf must go (they reset their MLS state); re-added later
+        self._confirmed: set[int] = set()  # members that sent op 23 for the latest commit: they hold its epoch
+        self._chosen: _ChosenCommit | None = None  # this epoch's winning commit, until every member can take it
         self._proposals: list[_Proposal] = []  # in flight in the current epoch
         self._transition: _Transition | None = None
 
@@ -119,7 +132,9 @@ class DaveChannelGroup:
             return False
         if len(self._connected) <= 1:
             return not self.established
-        return self.established and not self._proposals and sorted(self._active()) == sorted(self._connected)
+        if not self.established or self._proposals or self._chosen is not None:
+            return False
+        return sorted(self._active()) == sorted(self._connected)
 
     @property
     def pending_transition_id(self) -> int | None:
@@ -133,6 +148,7 @@ class DaveChannelGroup:
         if user_id in self._connected:
             return []
         self._connected.append(user_id)
+        self._key_packages_due[user_id] = 1  # the one answering op 4
         if user_id in self._leaves:  # back before its old leaf was removed: that leaf is stale now
             self._stale.add(user_id)
         out = [Outgoing(user_id, payloads.EXTERNAL_SENDER, self.external_sender_package)]
@@ -152,6 +168,7 @@ class DaveChannelGroup:
             return []
         self._connected.remove(user_id)
         self._key_packages.pop(user_id, None)
+        self._key_packages_due.pop(user_id, None)
         self._stale.discard(user_id)
         out = self._mark_ready(user_id, None)
         if not self._connected:
@@ -167,7 +184,8 @@ class DaveChannelGroup:
         if user_id not in self._connected:
             return []
         if opcode == payloads.READY_FOR_TRANSITION and isinstance(payload, dict):
-            return self._mark_ready(user_id, int(payload["transition_id"]))
+            transition_id = int(payload["transition_id"])
+            return self._mark_ready(user_id, transition_id) + self._confirm(user_id, transition_id)
         if opcode == payloads.KEY_PACKAGE and isinstance(payload, bytes | bytearray):
             return self._on_key_package(user_id, bytes(payload))
         if opcode == payloads.COMMIT_WELCOME and isinstance(payload, bytes | bytearray):
@@ -176,6 +194,7 @@ class DaveChannelGroup:
             log.info(
                 "dave invalid commit/welcome reported", user_id=user_id, transition_id=payload.get("transition_id")
             )
+            self._key_packages_due[user_id] = self._key_packages_due.get(user_id, 0) + 1
             return self._member_reset(user_id)
         return []
 
@@ -191,6 +210,7 @@ class DaveChannelGroup:
             self._stale.add(user_id)  # a member that sends a key package has reset its group state
             out += self._mark_ready(user_id, None)
         self._key_packages[user_id] = key_package
+        self._key_packages_due[user_id] = max(self._key_packages_due.get(user_id, 0) - 1, 0)
         return out + self._reconcile()
 
     def _member_reset(self, user_id: int) -> list[Outgoing]:
@@ -212,7 +232,32 @@ class DaveChannelGroup:
             return []
         except (mls.InvalidMessage, DecodeError) as exc:
             return self._refuse(user_id, f"commit: {exc}")
-        out = self.execute_pending_transition()
+        if self._chosen is not None:
+            self.rejected.append(f"user {user_id}: commit: epoch {self.epoch} already has its commit")
+            return []
+        self._chosen = _ChosenCommit(user_id, commit, welcome, chosen)
+        return self._release()
+
+    def _release(self) -> list[Outgoing]:
+        """Broadcast the chosen commit once every member it goes to holds the proposals it references.
+
+        A member holds them once it confirmed the previous commit (op 23) and got the proposals sent since;
+        the gateway waits for that rather than announce a commit a slow member could not yet process.
+        """
+        chosen = self._chosen
+        if chosen is None:
+            return []
+        if self.established:
+            for user in self._active():
+                if user not in self._confirmed or any(user not in p.recipients for p in chosen.proposals):
+                    return []
+        self._chosen = None
+        return self._apply(chosen)
+
+    def _apply(self, chosen_commit: _ChosenCommit) -> list[Outgoing]:
+        user_id, commit, welcome = chosen_commit.committer, chosen_commit.commit, chosen_commit.welcome
+        chosen = chosen_commit.proposals
+        out = self._execute_transition()
         senders = [user_id] if not self.established else self._active()
         if not self.established:
             self._leaves = [user_id]
@@ -248,6 +293,7 @@ class DaveChannelGroup:
             body = payloads.with_transition(self.transition_id, welcome.for_member(key_package.ref))
             out.append(Outgoing(key_package.user_id, payloads.WELCOME, body))
         self._transition = _Transition(self.transition_id, set(self._active()))
+        self._confirmed = set()
         return out + self._reconcile()
 
     def _check_commit(self, user_id: int, payload: bytes) -> tuple[mls.Commit, mls.Welcome | None, list[_Proposal]]:
@@ -299,10 +345,37 @@ class DaveChannelGroup:
         if transition_id is not None and transition_id != self._transition.transition_id:
             return []
         self._transition.waiting.discard(user_id)
-        return [] if self._transition.waiting else self.execute_pending_transition()
+        return [] if self._transition.waiting else self._execute_transition()
 
     def execute_pending_transition(self) -> list[Outgoing]:
-        """Send op 22 for the announced transition now; the server calls this when its ready-timeout expires."""
+        """The server's ready-timeout expired: send op 22 for the announced transition now, and treat members
+        that have not confirmed the latest commit as if they had (they get this epoch's proposals)."""
+        out = self._execute_transition()
+        for user in self._active():
+            out += self._confirm(user, self.transition_id)
+        return out
+
+    def _confirm(self, user_id: int, transition_id: int) -> list[Outgoing]:
+        """A member processed the latest commit or welcome: from now on it gets this epoch's proposals,
+        starting with those already in flight.
+
+        Until then it gets none: a member that failed the commit or welcome has reset (its op 31 may still be
+        on the way), davey raises on proposals for an epoch it does not hold, and discord.py 2.7.1 lets that
+        error end its voice websocket loop.
+        """
+        if transition_id != self.transition_id or user_id not in self._active() or user_id in self._confirmed:
+            return []
+        self._confirmed.add(user_id)
+        missed = [p for p in self._proposals if user_id not in p.recipients]
+        for proposal in missed:
+            proposal.recipients.add(user_id)
+        out = []
+        if missed:
+            body = payloads.proposals_append([p.signed.message for p in missed])
+            out.append(Outgoing(user_id, payloads.PROPOSALS, body))
+        return out + self._release()
+
+    def _execute_transition(self) -> list[Outgoing]:
         if self._transition is None:
             return []
         body = {"transition_id": self._transition.transition_id}
@@ -322,6 +395,8 @@ class DaveChannelGroup:
         if recreate:
             self._reset_group()
             self._key_packages.clear()
+            for user in self._connected:
+                self._key_packages_due[user] = self._key_packages_due.get(user, 0) + 1
             return [Outgoing(u, payloads.PREPARE_EPOCH, dict(prepare)) for u in self._connected]
         active = self._active()
         if not active:
@@ -329,6 +404,7 @@ class DaveChannelGroup:
         target = user_id if user_id is not None else max(active, key=self._leaves.index)
         if target not in active:
             raise ValueError(f"user {target} is not an active group member")
+        self._key_packages_due[target] = self._key_packages_due.get(target, 0) + 1
         return [Outgoing(target, payloads.PREPARE_EPOCH, prepare), *self._member_reset(target)]
 
     def forged_proposal(self, user_id: int) -> Outgoing:
@@ -355,6 +431,8 @@ class DaveChannelGroup:
         self.epoch = 0
         self._leaves = []
         self._stale.clear()
+        self._confirmed.clear()
+        self._chosen = None
         self._proposals = []
         self._transition = None
 
@@ -362,6 +440,7 @@ class DaveChannelGroup:
         """DAVE "Sole member reset": no single member keeps an established group."""
         self._reset_group()
         self._key_packages.clear()
+        self._key_packages_due[user_id] = self._key_packages_due.get(user_id, 0) + 1
         return [
             Outgoing(user_id, payloads.PREPARE_EPOCH, {"protocol_version": self.protocol_version, "epoch": 1}),
             Outgoing(
@@ -383,6 +462,8 @@ class DaveChannelGroup:
             return self._sole_member_reset(self._connected[0])
         if self.established and not self._active():
             self._reset_group()  # nobody holds the group any more: start initial group creation again
+        if self._chosen is not None:
+            return self._release()  # no new proposals until this epoch's commit is out
         committers = set(self._active() if self.established else self._connected)
         if not any(p.recipients & committers for p in self._proposals):
             self._proposals = []  # nobody left who could commit these
@@ -391,7 +472,7 @@ class DaveChannelGroup:
         for user in self._connected:
             key_package = self._key_packages.get(user)
             is_member = user in self._leaves and user not in self._stale
-            if key_package is None or is_member or user in in_flight:
+            if key_package is None or is_member or user in in_flight or self._key_packages_due.get(user, 0):
                 continue
             adds.append(_Proposal(self._sign(mls.add_proposal(key_package.raw)), user_id=user, key_package=key_package))
         removes: list[_Proposal] = []
@@ -406,7 +487,7 @@ class DaveChannelGroup:
         for proposal in removes + adds:
             # Established: the members commit. Initial creation: every other pending member may commit.
             others = [u for u in self._connected if u != proposal.user_id]
-            recipients = self._active() if self.established else others
+            recipients = [u for u in self._active() if u in self._confirmed] if self.established else others
             proposal.recipients.update(recipients)
             for user in recipients:
                 batches.setdefault(user, []).append(proposal.signed.message)

@@ -46,7 +46,8 @@ class LocalVoiceChannel:
 
     def leave(self, user_id: int) -> SimulatedDaveMember:
         member = self.members.pop(user_id)
-        self._queue = deque(m for m in self._queue if m.user_id != user_id or m.direction == "to_server")
+        # Its websocket is gone: nothing more reaches it, and nothing it sent is still processed.
+        self._queue = deque(m for m in self._queue if m.user_id != user_id)
         self.from_gateway(self.group.disconnect(user_id))
         return member
 

@@ -188,3 +188,19 @@ async def test_discordpy_client_rejects_a_proposal_signed_with_the_wrong_key(cha
     with pytest.raises(ValueError, match="InvalidSignature"):
         await bot.handle(forged.opcode, forged.payload)
     assert bot.ready and bot.state.dave_session.epoch == channel.group.epoch
+
+
+async def test_discordpy_client_recovers_when_a_corrupted_commit_fails_everyone(channel, bot, opus_tone):
+    await join_bot(channel, bot)
+    channel.join(A)  # A gets the bot's add in flight and commits the group into being: A is at leaf 0
+    await channel.pump_async()
+    # The gateway sends proposals in leaf order, so A will be first to commit B's add.
+    assert channel.group.members == [A, BOT]
+    channel.members[A].corrupt_next_commit = True
+
+    channel.join(B)
+    await channel.pump_async()
+
+    assert channel.sent("to_server", payloads.INVALID_COMMIT_WELCOME, BOT)
+    assert_in_group(channel)
+    channel.assert_audio_flows(opus_tone)
