@@ -8,6 +8,12 @@ What it tracks, like Discord's gateway: the group id (the channel), the epoch, e
 (derived only from commits it accepted: removes blank a leaf, adds take the leftmost blank leaf or extend the
 tree, RFC 9420 §7.7/§12.1), pending members' key packages, the in-flight proposals of the current epoch and who
 received them, and the transition waiting for members to be ready.
+
+A round, once the group exists: proposals (op 27) go to the members that confirmed the latest commit (op 23);
+the first commit (op 28) that references exactly the proposals its sender got wins the epoch and is announced
+(op 29, welcomes op 30) as soon as every member holds those proposals; then the next round starts. Members
+that reset (op 31, or op 24 from the gateway) are removed and re-added with the key package they send next.
+Real clients' races (a member failing a commit while the gateway still counts it in) end in op 31 recovery.
 """
 
 from __future__ import annotations
