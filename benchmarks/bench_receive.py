@@ -1,9 +1,10 @@
 """Benchmark: a synthetic 99-speaker DAVE stream through the receive pipeline and the raw writer.
 
 Every datagram is real: libopus frames, end-to-end encrypted by each speaker's davey session in one real DAVE
-group, transport-encrypted (rtpsize). Timed: ``ReceivePipeline.on_datagram`` (transport decryption, DAVE
-decryption, SSRC mapping, reorder window, ``RawRecordingWriter.submit``) on this thread, plus the writer
-thread's work until ``close()`` returns. Prints µs per packet, % of one core at real-time rate, peak RSS.
+group, transport-encrypted (rtpsize), fed at real-time pace (``--fast``: back to back). Timed:
+``ReceivePipeline.on_datagram`` (transport decryption, DAVE decryption, SSRC mapping, reorder window,
+``RawRecordingWriter.submit``) on this thread, plus the writer thread's work until ``close()`` returns. Prints
+µs per packet, % of one core at real-time rate, peak RSS.
 
     .venv/bin/python benchmarks/bench_receive.py [--speakers 99] [--seconds 10] [--mode aead_aes256_gcm_rtpsize]
 """
@@ -105,6 +106,8 @@ def main() -> int:
     parser.add_argument("--speakers", type=int, default=99)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--mode", choices=[AES_GCM, XCHACHA], default=AES_GCM)
+    parser.add_argument("--fast", action="store_true",
+                        help="feed packets back to back instead of at real-time pace (the writer's queue then grows)")
     parser.add_argument("--settle", type=float, default=11.0,
                         help="seconds to wait after the group is built: davey keeps each previous epoch's keys for "
                              "10 s and tries them too, so decryption right after 100 joins costs several times more")
@@ -146,7 +149,8 @@ def main() -> int:
         reader_wall = 0.0
         reader_cpu = 0.0
         reading_cpu = 0.0
-        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        cpu_start = time.process_time()
+        next_tick = time.perf_counter()
         chunks = read_chunks(traffic, args.speakers * PACKETS_PER_SECOND)
         while True:  # one second of traffic at a time, so the measured process holds little of it
             read_start = time.process_time()
@@ -155,16 +159,21 @@ def main() -> int:
             if chunk is None:
                 break
             on_datagram = pipeline.on_datagram
-            chunk_start, chunk_cpu = time.perf_counter(), time.thread_time()
-            for datagram in chunk:
-                on_datagram(datagram)
-            reader_cpu += time.thread_time() - chunk_cpu
-            reader_wall += time.perf_counter() - chunk_start
+            for start in range(0, len(chunk), args.speakers):  # one 20 ms tick: a packet from every speaker
+                tick_start, tick_cpu = time.perf_counter(), time.thread_time()
+                for datagram in chunk[start : start + args.speakers]:
+                    on_datagram(datagram)
+                reader_cpu += time.thread_time() - tick_cpu
+                reader_wall += time.perf_counter() - tick_start
+                if not args.fast:
+                    next_tick += 0.020
+                    time.sleep(max(0.0, next_tick - time.perf_counter()))
             count += len(chunk)
+        last_packet = time.perf_counter()
         pipeline.flush()
         writer.close()
         cpu_total = time.process_time() - cpu_start - reading_cpu
-        wall_total = time.perf_counter() - wall_start
+        drain = time.perf_counter() - last_packet
         stats = writer.stats()
         data_bytes = sink.size(f"{writer.recording_id}.ogg.data")
         sink.close()
@@ -181,7 +190,8 @@ def main() -> int:
           f"(on_datagram incl. submit; wall includes waiting for the GIL and for a shared CPU)")
     print(f"total CPU, reader + writer   {cpu_us:.2f} us/packet (process CPU until the writer closed)")
     print(f"one core at real-time rate   {cpu_us * realtime_rate / 1e4:.1f} %")
-    print(f"wall until all on disk       {wall_total:.2f} s for {args.seconds:g} s of audio")
+    pacing = "back to back" if args.fast else "real time (a packet per speaker per 20 ms)"
+    print(f"pacing                       {pacing}; on disk {drain:.2f} s after the last packet")
     print(f"peak RSS of the recorder     {rss_peak / 1024:.1f} MiB (senders and gateway run in a child process)")
     print(f"setup                        DAVE group {setup_group:.1f} s, traffic {setup_traffic:.1f} s, "
           f"measured {max(args.settle, setup_traffic):.1f} s after the last epoch change")
