@@ -484,11 +484,11 @@ class DaveChannelGroup:
         removes: list[_Proposal] = []
         if self.established and (adds or not in_flight):
             removing = {p.leaf for p in self._proposals if not p.is_add}
-            for leaf, user in enumerate(self._leaves):
-                if user is None or leaf in removing:
+            for leaf, occupant in enumerate(self._leaves):
+                if occupant is None or leaf in removing:
                     continue
-                if user not in self._connected or user in self._stale:
-                    removes.append(_Proposal(self._sign(mls.remove_proposal(leaf)), user_id=user, leaf=leaf))
+                if occupant not in self._connected or occupant in self._stale:
+                    removes.append(_Proposal(self._sign(mls.remove_proposal(leaf)), user_id=occupant, leaf=leaf))
         batches: dict[int, list[bytes]] = {}
         for proposal in removes + adds:
             # Established: the members commit. Initial creation: every other pending member may commit.
