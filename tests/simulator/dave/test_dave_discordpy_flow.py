@@ -1,6 +1,7 @@
 """The gateway state machine against discord.py 2.7.1's own DAVE code: a real ``DiscordVoiceWebSocket`` and
 ``VoiceConnectionState`` receive the gateway's frames (binary frames with seq + opcode, JSON with ``d``) and
-drive their ``davey.DaveSession`` exactly as the recorder bot will; only the socket is replaced."""
+drive their ``davey.DaveSession`` exactly as the recorder bot will. Only the aiohttp socket (which records what
+discord.py sends) and the voice client (user and channel ids) are stand-ins."""
 
 from __future__ import annotations
 

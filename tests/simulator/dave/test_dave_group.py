@@ -255,3 +255,14 @@ def test_gateway_refuses_key_packages_it_cannot_trust(channel):
     # The genuine one is proposed to the other pending member.
     out = channel.group.receive(A, payloads.KEY_PACKAGE, own)
     assert [(o.user_id, o.opcode) for o in out] == [(B, payloads.PROPOSALS)]
+
+
+def test_binary_payload_layouts():
+    ref = bytes(range(32))
+    assert payloads.proposals_revoke([ref]) == b"\x01" + b"\x21" + b"\x20" + ref  # type, refs<V> of ref<V>
+    assert payloads.proposals_append([b"ab", b"cde"]) == b"\x00\x05abcde"  # type, one length over all messages
+    assert payloads.with_transition(0x0102, b"commit") == b"\x01\x02commit"
+    assert payloads.split_transition(b"\x01\x02commit") == (0x0102, b"commit")
+    assert payloads.server_frame(0x1_0003, payloads.WELCOME, b"w") == b"\x00\x03\x1ew"  # seq wraps at u16
+    assert payloads.parse_client_frame(b"\x1ckp") == (payloads.COMMIT_WELCOME, b"kp")
+    assert payloads.split_revoked_refs(payloads.proposals_revoke([ref, ref[:16]])[1:]) == [ref, ref[:16]]
