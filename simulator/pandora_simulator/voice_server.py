@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pandora_simulator.simulator import DiscordSimulator
 
 HEARTBEAT_INTERVAL_MS = 13_750
+HEARTBEAT_TIMEOUT_SECONDS = 2.5 * HEARTBEAT_INTERVAL_MS / 1000  # then close 4009 (session timeout)
 RESUME_WINDOW_SECONDS = 30.0
 IP_DISCOVERY_DELAY_SECONDS = 0.02
 
@@ -66,6 +67,7 @@ class VoiceServer:
         self._transport: asyncio.DatagramTransport | None = None
         self.udp_port = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.heartbeat_timeout = HEARTBEAT_TIMEOUT_SECONDS
         self.dave = DaveCalls(self)
         # (guild, user) -> the media session a client just left: it gets an RTCP BYE once the client's next
         # session is set up (this also wakes discord.py's socket reader, which may still wait on the old socket).
@@ -254,8 +256,18 @@ class VoiceServer:
         await ws.prepare(request)
         await ws.send_str(json.dumps({"op": op.HELLO, "d": {"v": 8, "heartbeat_interval": HEARTBEAT_INTERVAL_MS}}))
         connection: VoiceConnection | None = None
+        last_heartbeat = time.monotonic()
         try:
-            async for message in ws:
+            while True:
+                try:
+                    remaining = last_heartbeat + self.heartbeat_timeout - time.monotonic()
+                    message = await ws.receive(timeout=max(remaining, 0.001))
+                except TimeoutError:
+                    log.info("voice heartbeat missed", user=connection.user_id if connection else None)
+                    if connection is not None:
+                        connection.server_close_code = op.SESSION_TIMEOUT
+                    await ws.close(code=op.SESSION_TIMEOUT)
+                    break
                 if message.type == WSMsgType.BINARY:
                     if connection is not None and len(message.data) >= 1:
                         connection.client_ops.append(message.data[0])
@@ -272,6 +284,7 @@ class VoiceServer:
                 if connection is not None and opcode not in (op.IDENTIFY, op.RESUME):
                     connection.client_ops.append(opcode)
                 if opcode == op.HEARTBEAT:
+                    last_heartbeat = time.monotonic()
                     if connection is not None and isinstance(data, dict):
                         connection.seq_ack = int(data.get("seq_ack", connection.seq_ack))
                     nonce = data.get("t") if isinstance(data, dict) else data

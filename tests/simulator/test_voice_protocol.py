@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from pandora_simulator import DiscordSimulator
-from pandora_simulator.testing import small_world
+from pandora_simulator.testing import small_world, wait_for
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -95,3 +95,20 @@ async def test_session_description_carries_key_and_dave_version(sim: DiscordSimu
         assert frame.type == aiohttp.WSMsgType.BINARY
         assert struct.unpack(">H", frame.data[:2])[0] == 3 and frame.data[2] == 25
         assert world.bot.id in sim.voice.room(world.voice.id).clients
+
+
+async def test_silent_client_is_closed_with_4009(sim: DiscordSimulator) -> None:
+    sim.voice.heartbeat_timeout = 0.3
+    server, identify, world = await _voice_grant(sim)
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(f"wss://{server['endpoint']}/?v=8", ssl=_tls(sim)) as ws:
+        await ws.receive_json()
+        await ws.send_json({"op": 0, "d": identify})
+        await ws.receive_json()
+        for _ in range(3):  # heartbeats keep it open past the timeout
+            await asyncio.sleep(0.2)
+            await ws.send_json({"op": 3, "d": {"t": 1, "seq_ack": 1}})
+            assert (await ws.receive_json())["op"] == 6
+        closed = await ws.receive()
+        assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4009)
+    await wait_for(lambda: (world.guild.id, world.bot.id) not in sim.voice.connections, what="the seat freed")
