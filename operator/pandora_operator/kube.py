@@ -108,7 +108,11 @@ class Kube:
         await self._call("PATCH", f"{RECORDINGS.format(namespace=namespace)}/{name}", operations, JSON_PATCH)
 
     async def remove_finalizer(self, namespace: str, name: str, finalizer: str, index: int) -> None:
-        """Remove by position, guarded by a test of that position (a concurrent change makes it fail: 422)."""
+        """Remove by position, guarded by a test of that position.
+
+        A failed test (422) means the list changed since the snapshot, e.g. the finalizer is already gone: the
+        change brings a fresh watch event, and the reconciler tries again with the new list if still needed.
+        """
         operations = [
             {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
             {"op": "remove", "path": f"/metadata/finalizers/{index}"},
@@ -116,7 +120,7 @@ class Kube:
         try:
             await self._call("PATCH", f"{RECORDINGS.format(namespace=namespace)}/{name}", operations, JSON_PATCH)
         except ApiError as error:
-            if error.status != 404:
+            if error.status not in (404, 422):
                 raise
 
     async def recording_exists(self, namespace: str, name: str) -> bool:

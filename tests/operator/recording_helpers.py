@@ -127,7 +127,11 @@ def apply_rbac(kube_cluster: KubeCluster, namespace: str, *values: str) -> list[
     rbac = [
         doc
         for doc in render_chart(kube_cluster, namespace, *values)
-        if doc["kind"] in ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+        if doc["kind"]
+        in (
+            "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
+            "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+        )
     ]
     result = kube_cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(rbac))
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
-"""The recorder's progress reporter against the real API server, as the recorder's ServiceAccount."""
+"""The recorder's progress reporter against the real API server, as the recorder's ServiceAccount with a token
+bound to its pod (as the kubelet mounts it), under the chart's Role and admission policy."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from recording_helpers import apply, apply_rbac, channel_id, recording_manifest, status_of
+from recording_helpers import apply, apply_rbac, channel_id, recording_manifest, status_of, wait_for
 
 from pandora_recorder.report import KubernetesStatusReporter, NoopReporter, Progress, SpeakerTrack, StatusReporter
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(90)
+
+SPEAKERS = [
+    SpeakerTrack(id="300000000000000001", name="alice", track=1),
+    SpeakerTrack(id="300000000000000002", name="bob", track=2),
+]
 
 
 def _api(kube_cluster, tmp_path: Path) -> tuple[str, Path]:
@@ -28,62 +34,112 @@ def _api(kube_cluster, tmp_path: Path) -> tuple[str, Path]:
     return cluster["server"], ca_file
 
 
-def _recorder_token(kube_cluster, namespace: str, tmp_path: Path) -> Path:
-    created = kube_cluster.kubectl("create", "token", "pandora-recorder", "-n", namespace)
+def _recording_with_pod(kube_cluster, namespace: str, name: str, number: int) -> str:
+    """A Recording whose status names pod <name>-rec-0, and that pod (run by KWOK as the recorder account)."""
+    apply(kube_cluster, namespace, recording_manifest(name, channel_id(number)))
+    pod = f"{name}-rec-0"
+    lifecycle = {"phase": "Recording", "pod": pod, "bot": "alpha", "recordingId": str(40 + number)}
+    patched = kube_cluster.kubectl(
+        "patch", "-n", namespace, "recording", name, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": lifecycle}),
+    )
+    assert patched.returncode == 0, patched.stderr
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": namespace},
+        "spec": {"serviceAccountName": "pandora-recorder", "containers": [{"name": "recorder", "image": "x"}]},
+    }
+    created = kube_cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
     assert created.returncode == 0, created.stderr
-    token_file = tmp_path / "token"
+    return pod
+
+
+def _pod_token(kube_cluster, namespace: str, pod: str, tmp_path: Path) -> Path:
+    """A recorder token bound to ``pod``, like the one the kubelet projects into the recorder container."""
+    wait_for("the pod", lambda: kube_cluster.kubectl("get", "-n", namespace, "pod", pod).returncode == 0)
+    created = kube_cluster.kubectl(
+        "create", "token", "pandora-recorder", "-n", namespace, "--bound-object-kind=Pod",
+        f"--bound-object-name={pod}",
+    )
+    assert created.returncode == 0, created.stderr
+    token_file = tmp_path / f"{pod}.token"
     token_file.write_text(created.stdout.strip())
     return token_file
+
+
+async def _patch(api_url: str, ca_file: Path, token_file: Path, path: str, body: dict) -> tuple[int, str]:
+    """A merge patch as the token's owner; the HTTP status and the API server's message (what a user reads)."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    headers = {"Authorization": f"Bearer {token_file.read_text()}", "Content-Type": "application/merge-patch+json"}
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+        session.patch(f"{api_url}{path}", data=json.dumps(body), headers=headers) as response,
+    ):
+        return response.status, json.loads(await response.text()).get("message", "")
+
+
+async def _patch_status(api_url, ca_file, token_file, namespace: str, name: str, status: dict):
+    path = f"/apis/pandora.dev/v1alpha1/namespaces/{namespace}/recordings/{name}/status"
+    return await _patch(api_url, ca_file, token_file, path, {"status": status})
 
 
 async def test_progress_reaches_status_without_touching_lifecycle_fields(
     kube_cluster, namespace, recording_crd, tmp_path
 ):
     apply_rbac(kube_cluster, namespace)
-    apply(kube_cluster, namespace, recording_manifest("meeting", channel_id(1)))
-    lifecycle = {"phase": "Recording", "pod": "meeting-rec-0", "bot": "alpha", "recordingId": "42"}
-    patched = kube_cluster.kubectl(
-        "patch", "-n", namespace, "recording", "meeting", "--subresource=status", "--type=merge",
-        "-p", json.dumps({"status": lifecycle}),
-    )
-    assert patched.returncode == 0, patched.stderr
+    pod = _recording_with_pod(kube_cluster, namespace, "meeting", 1)
+    before = status_of(kube_cluster, namespace, "meeting")
     api_url, ca_file = _api(kube_cluster, tmp_path)
     reporter = KubernetesStatusReporter(
         api_url=api_url, namespace=namespace, name="meeting",
-        token_file=_recorder_token(kube_cluster, namespace, tmp_path), ca_file=ca_file, min_interval=60,
+        token_file=_pod_token(kube_cluster, namespace, pod, tmp_path), ca_file=ca_file, min_interval=60,
     )
-    speakers = [SpeakerTrack(id="300000000000000001", name="alice", track=1),
-                SpeakerTrack(id="300000000000000002", name="bob", track=2)]
-    await reporter.report(Progress(duration_seconds=12.7, bytes_written=40960, speakers=speakers[:1]))
+    await reporter.report(Progress(duration_seconds=12.7, bytes_written=40960, speakers=SPEAKERS[:1]))
     status = status_of(kube_cluster, namespace, "meeting")
     assert status["duration"] == 12 and status["bytes"] == 40960 and status["speakerCount"] == 1
     assert status["speakers"] == [{"id": "300000000000000001", "name": "alice", "track": 1}]
 
     # Throttled: the next report waits, and close() delivers the latest one.
-    await reporter.report(Progress(duration_seconds=30.2, bytes_written=99999, speakers=speakers))
+    await reporter.report(Progress(duration_seconds=30.2, bytes_written=99999, speakers=SPEAKERS))
     assert status_of(kube_cluster, namespace, "meeting")["bytes"] == 40960
     await reporter.close()
     status = status_of(kube_cluster, namespace, "meeting")
     assert status["bytes"] == 99999 and status["duration"] == 30 and status["speakerCount"] == 2
-    assert {key: status[key] for key in lifecycle} == lifecycle
+    assert {key: status[key] for key in ("phase", "pod", "bot", "recordingId")} == {
+        key: before[key] for key in ("phase", "pod", "bot", "recordingId")
+    }
     columns = kube_cluster.kubectl("get", "-n", namespace, "recording", "meeting")
     assert columns.stdout.split("\n")[0].split() == ["NAME", "CHANNEL", "PHASE", "DURATION", "SPEAKERS", "AGE"]
     assert columns.stdout.split("\n")[1].split()[:5] == ["meeting", channel_id(1), "Recording", "30", "2"]
 
 
-async def test_recorder_token_cannot_change_the_spec(kube_cluster, namespace, recording_crd, tmp_path):
+async def test_a_recorder_may_write_only_its_own_recordings_progress(
+    kube_cluster, namespace, recording_crd, tmp_path
+):
     apply_rbac(kube_cluster, namespace)
-    apply(kube_cluster, namespace, recording_manifest("meeting", channel_id(1)))
+    mine = _recording_with_pod(kube_cluster, namespace, "mine", 1)
+    _recording_with_pod(kube_cluster, namespace, "theirs", 2)
     api_url, ca_file = _api(kube_cluster, tmp_path)
-    token = _recorder_token(kube_cluster, namespace, tmp_path).read_text()
-    url = f"{api_url}/apis/pandora.dev/v1alpha1/namespaces/{namespace}/recordings/meeting"
-    context = ssl.create_default_context(cafile=str(ca_file))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session, session.patch(
-        url, data=json.dumps({"spec": {"stop": True}}),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/merge-patch+json"},
-    ) as response:
-        assert response.status == 403
-    stop = kube_cluster.kubectl("get", "-n", namespace, "recording", "meeting", "-o", "jsonpath={.spec.stop}")
+    token = _pod_token(kube_cluster, namespace, mine, tmp_path)
+
+    # Admission denials are 422 with the policy's message; RBAC denials are 403.
+    code, text = await _patch_status(api_url, ca_file, token, namespace, "theirs", {"bytes": 1})
+    assert code == 422, text
+    assert 'a recorder may only report on the Recording whose pod it runs in (token pod: "mine-rec-0"' in text
+    code, text = await _patch_status(api_url, ca_file, token, namespace, "mine", {"phase": "Completed"})
+    assert code == 422, text
+    assert "the operator owns the lifecycle fields" in text
+    assert status_of(kube_cluster, namespace, "mine")["phase"] == "Recording"
+    assert "bytes" not in status_of(kube_cluster, namespace, "theirs")
+
+    # A token not bound to a pod is refused too; the spec is out of reach altogether (RBAC).
+    unbound = tmp_path / "unbound.token"
+    unbound.write_text(kube_cluster.kubectl("create", "token", "pandora-recorder", "-n", namespace).stdout.strip())
+    code, text = await _patch_status(api_url, ca_file, unbound, namespace, "mine", {"bytes": 1})
+    assert code == 422 and 'token pod: ""' in text, text
+    path = f"/apis/pandora.dev/v1alpha1/namespaces/{namespace}/recordings/mine"
+    code, text = await _patch(api_url, ca_file, token, path, {"spec": {"stop": True}})
+    assert code == 403, text
+    stop = kube_cluster.kubectl("get", "-n", namespace, "recording", "mine", "-o", "jsonpath={.spec.stop}")
     assert stop.stdout == "false"
 
 

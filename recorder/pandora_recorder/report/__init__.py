@@ -6,9 +6,10 @@ Why the recorder patches the status subresource itself (rather than the operator
   have to poll a thousand pods, and would need network reach into every recorder pod;
 * least privilege stays narrow: the recorder's ServiceAccount may only ``get``/``patch``
   ``recordings/status`` in its own namespace (the chart's ``pandora-recorder`` Role): no spec, no pods, no
-  Secrets. The operator remains the only writer of lifecycle fields (phase, pod, bot, ...); the recorder writes
-  only progress fields (speakers, speakerCount, bytes, duration, progressAt), and both use merge patches,
-  so neither overwrites the other;
+  Secrets. RBAC cannot name "my own Recording", so the chart adds a ValidatingAdmissionPolicy: the recorder's
+  token is bound to its pod, and a recorder may patch only the Recording whose ``status.pod`` is that pod, and
+  only the progress fields (speakers, speakerCount, bytes, duration, progressAt). The operator remains the only
+  writer of lifecycle fields (phase, pod, bot, ...); both use merge patches, so neither overwrites the other;
 * no new dependency: one HTTP PATCH with aiohttp (already in the recorder image) instead of a Kubernetes client.
 
 Outside a pod (no ``PANDORA_RECORDING_NAME`` or no service-account token) ``StatusReporter.from_env()``
