@@ -33,9 +33,5 @@ class SimulatorCertificates:
         authority.cert_pem.write_to_path(str(ca_file))
         return cls(ca_file=ca_file, server_context=context, _directory=directory)
 
-    def client_context(self) -> ssl.SSLContext:
-        """A client context that trusts only this CA (for tests that talk to the voice server directly)."""
-        return ssl.create_default_context(cafile=str(self.ca_file))
-
     def cleanup(self) -> None:
         self._directory.cleanup()

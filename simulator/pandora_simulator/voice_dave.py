@@ -19,7 +19,6 @@ from pandora_simulator.dave.payloads import ANNOUNCE_COMMIT_TRANSITION, BINARY_O
 from pandora_simulator.logs import log
 
 if TYPE_CHECKING:
-    from pandora_simulator.members import SimMember
     from pandora_simulator.voice_room import VoiceRoom
     from pandora_simulator.voice_server import VoiceServer
 
@@ -102,10 +101,6 @@ class DaveCalls:
             p.member.dave is not None and p.member.dave.ready for p in room.simulated.values()
         ) if len(call.group.connected) > 1 else True
         return call.group.settled and simulated_ready
-
-    @staticmethod
-    def member_ready(member: SimMember) -> bool:
-        return member.dave is not None and member.dave.ready
 
     # --- delivery -------------------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ Simulated members are in-process participants: packets to them skip UDP and go s
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,7 +42,6 @@ class VoiceRoom:
     server: VoiceServer
     clients: dict[int, VoiceConnection] = field(default_factory=dict)
     simulated: dict[int, SimulatedParticipant] = field(default_factory=dict)
-    rng: random.Random = field(default_factory=random.Random)
 
     @property
     def user_ids(self) -> list[int]:
@@ -52,15 +50,6 @@ class VoiceRoom:
     @property
     def faults(self) -> FaultPlan | None:
         return self.channel.faults
-
-    def ssrc_owner(self, ssrc: int) -> int | None:
-        for connection in self.clients.values():
-            if connection.ssrc == ssrc:
-                return connection.user_id
-        for participant in self.simulated.values():
-            if participant.ssrc == ssrc:
-                return participant.user_id
-        return None
 
     # --- membership ---------------------------------------------------------------------------------------------
 
