@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import discord
 import pytest
 from discord import app_commands
 from sim_clients import running_client
 
-from pandora_simulator import DiscordSimulator
+from pandora.discord_connection import DiscordConnection
+from pandora_simulator import DiscordSimulator, SimBot
 from pandora_simulator.model import CHANGE_NICKNAME, SEND_MESSAGES
 from pandora_simulator.testing import small_world, wait_for
 
@@ -159,10 +161,9 @@ async def test_two_bots_in_two_guilds_at_once(sim: DiscordSimulator) -> None:
         assert inbox_a.empty() and inbox_b.empty()
 
 
-def _contract(sim: DiscordSimulator, bot: object) -> dict[str, object]:
-    from pandora.discord_connection import DiscordConnection
-
-    return DiscordConnection.from_env(sim.connection_env()).apply()
+def _contract(sim: DiscordSimulator, bot: SimBot) -> dict[str, Any]:
+    """discord.Client keyword arguments from the connection contract, as every Pandora client gets them."""
+    return DiscordConnection.from_env(sim.connection_env(bot)).apply()
 
 
 def _queue_messages(queue: asyncio.Queue[discord.Message]):  # type: ignore[no-untyped-def]
@@ -235,3 +236,10 @@ async def test_raw_gateway_zlib_stream_and_session_end_clears_voice_state(sim: D
         assert guild.voice_channel_of(bot.id) == voice.id
         assert sim.voice_state_log[-1].self_deaf
     await wait_for(lambda: guild.voice_channel_of(bot.id) is None, what="the session's voice state to go")
+
+
+async def test_auto_sharded_client_gets_one_shard(sim: DiscordSimulator) -> None:
+    world = await small_world(sim)
+    client = discord.AutoShardedClient(intents=discord.Intents.default(), **_contract(sim, world.bot))
+    async with running_client(sim, world.bot, [world.guild], client=client):
+        assert client.shard_count == 1 and client.get_guild(world.guild.id).shard_id == 0
