@@ -9,7 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ClientMessage:
-    """A channel message a bot created or edited over REST (``action`` is "create" or "edit")."""
+    """A channel message a bot created or edited over REST (``action`` is "create" or "edit"); ``reply_to`` is the
+    message it answers, if any."""
 
     action: str
     message_id: int
@@ -18,6 +19,7 @@ class ClientMessage:
     content: str
     embeds: list[dict[str, Any]] = field(default_factory=list)
     body: dict[str, Any] = field(default_factory=dict)
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)

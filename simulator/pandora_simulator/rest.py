@@ -66,6 +66,7 @@ class RestApi:
         p = API_PREFIX
         return [
             web.get(p + "/users/@me", self.get_me),
+            web.get(p + "/users/@me/guilds", self.get_my_guilds),
             web.get(p + "/users/{user_id:\\d+}", self.get_user),
             web.get(p + "/oauth2/applications/@me", self.get_application),
             web.get(p + "/applications/@me", self.get_application),
@@ -145,6 +146,14 @@ class RestApi:
 
     async def get_me(self, request: web.Request) -> web.Response:
         return json_response(self.bot_of(request).client_user_payload())
+
+    async def get_my_guilds(self, request: web.Request) -> web.Response:
+        bot = self.bot_of(request)
+        return json_response([
+            {"id": str(g.id), "name": g.name, "icon": None, "owner": False, "permissions": str(g.bot_permissions),
+             "features": [], "banner": None}
+            for g in self.sim.guilds_of(bot)
+        ])
 
     async def get_user(self, request: web.Request) -> web.Response:
         self.bot_of(request)

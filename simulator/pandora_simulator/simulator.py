@@ -344,10 +344,20 @@ class DiscordSimulator:
 
     async def bot_creates_message(self, bot: SimBot, channel: SimChannel, body: dict[str, Any]) -> dict[str, Any]:
         message = self.new_message_payload(channel, bot, body)
+        reference = body.get("message_reference") or {}
+        referenced = self.message_store.get(int(reference.get("message_id") or 0))
+        if referenced is not None:
+            message.update({
+                "type": 19,  # REPLY
+                "message_reference": {"type": 0, "message_id": referenced["id"], "channel_id": referenced["channel_id"],
+                                      "guild_id": str(channel.guild.id)},
+                "referenced_message": referenced,
+            })
         await self.store_message(message)
         self.messages.append(ClientMessage(
             action="create", message_id=int(message["id"]), channel_id=channel.id, author_id=bot.id,
             content=message["content"], embeds=message["embeds"], body=body,
+            reply_to=int(referenced["id"]) if referenced is not None else None,
         ))
         log.info("bot message", bot=bot.name, channel=channel.name, content=message["content"])
         return message

@@ -74,12 +74,14 @@ async def test_text_message_reaches_the_bot_and_its_reply_is_logged(sim: Discord
         await alice.send_message(text, "!record")
         message = await asyncio.wait_for(received.get(), 5)
         assert (message.content, message.author.name, message.channel.id) == ("!record", "alice", text.id)
-        sent = await message.channel.send("Recording started with id 7")
+        sent = await message.reply("Recording started with id 7")
+        assert sent.reference is not None and sent.reference.message_id == message.id
         await sent.edit(content="Recording started with id 7, now recording")
-        assert [(m.action, m.content) for m in sim.messages] == [
-            ("create", "Recording started with id 7"),
-            ("edit", "Recording started with id 7, now recording"),
+        assert [(m.action, m.content, m.reply_to) for m in sim.messages] == [
+            ("create", "Recording started with id 7", message.id),
+            ("edit", "Recording started with id 7, now recording", None),
         ]
+        assert [g.id async for g in client.fetch_guilds()] == [guild.id]
 
 
 async def test_message_content_needs_the_intent(sim: DiscordSimulator) -> None:
