@@ -7,6 +7,7 @@ the extension body is encrypted along with the payload).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from pandora_recorder.receive.drops import Drop, DropReason
@@ -30,13 +31,16 @@ class RtpPacket:
     padded: bool  # P bit: the decrypted payload ends with padding whose count is its last byte
 
 
+_FIXED_HEADER = struct.Struct(">BBHII")  # V/P/X/CC, M/PT, sequence, timestamp, SSRC
+_EXTENSION_WORDS = struct.Struct(">H")
+
+
 def parse_rtp(datagram: bytes) -> RtpPacket:
     """Classify a datagram and parse its RTP header; raises ``Drop`` for anything that is not Opus RTP."""
     size = len(datagram)
     if size < RTP_HEADER_SIZE:
         raise Drop(DropReason.SHORT)
-    first = datagram[0]
-    second = datagram[1]
+    first, second, sequence, timestamp, ssrc = _FIXED_HEADER.unpack_from(datagram)
     if size == IP_DISCOVERY_SIZE and first == 0 and second == 2:
         raise Drop(DropReason.IP_DISCOVERY)
     if first >> 6 != 2:
@@ -50,18 +54,11 @@ def parse_rtp(datagram: bytes) -> RtpPacket:
     if first & 0x10:
         if size < aad_size + 4:
             raise Drop(DropReason.SHORT)
-        extension_size = 4 * int.from_bytes(datagram[aad_size + 2 : aad_size + 4], "big")
+        extension_size = 4 * _EXTENSION_WORDS.unpack_from(datagram, aad_size + 2)[0]
         aad_size += 4
     if size < aad_size + AEAD_TAG_SIZE + NONCE_SUFFIX_SIZE:
         raise Drop(DropReason.SHORT)
-    return RtpPacket(
-        ssrc=int.from_bytes(datagram[8:12], "big"),
-        sequence=int.from_bytes(datagram[2:4], "big"),
-        timestamp=int.from_bytes(datagram[4:8], "big"),
-        aad_size=aad_size,
-        extension_size=extension_size,
-        padded=bool(first & 0x20),
-    )
+    return RtpPacket(ssrc, sequence, timestamp, aad_size, extension_size, bool(first & 0x20))
 
 
 def strip_payload(packet: RtpPacket, decrypted: bytes) -> bytes:
