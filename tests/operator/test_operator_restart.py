@@ -78,3 +78,26 @@ def test_operator_restart_converges_without_duplicates(kube_cluster, namespace, 
     restarted_after = [e for e in events(kube_cluster, namespace, "crashme") if e["reason"] == "Restarted"]
     assert sum(e.get("count", 1) for e in restarted_after) == sum(e.get("count", 1) for e in restarted_before)
 
+
+
+def test_operator_killed_during_a_burst_leaves_exactly_one_pod_each(
+    kube_cluster, namespace, operator, bot_pool_factory
+):
+    bot_pool_factory("alpha")
+    count = 30
+    manifests = [
+        recording_manifest(f"burst-{n}", channel_id(100 + n), guild=str(100000000000001000 + n)) for n in range(count)
+    ]
+    assert apply(kube_cluster, namespace, {"apiVersion": "v1", "kind": "List", "items": manifests}).returncode == 0
+    wait_for("the first pods of the burst", lambda: pods(kube_cluster, namespace), timeout=30, interval=0.05)
+    operator.kill()
+    operator.start()
+
+    def all_recording():
+        phases = [status_of(kube_cluster, namespace, f"burst-{n}").get("phase") for n in range(count)]
+        return phases.count("Recording") == count
+
+    wait_for(f"all {count} Recordings recording", all_recording, timeout=90, interval=1)
+    names = sorted(p["metadata"]["name"] for p in pods(kube_cluster, namespace))
+    assert names == sorted(f"burst-{n}-rec-0" for n in range(count))
+    assert {status_of(kube_cluster, namespace, f"burst-{n}")["restarts"] for n in range(count)} == {0}
