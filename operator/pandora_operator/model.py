@@ -10,11 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-GROUP = "pandora.dev"
-VERSION = "v1alpha1"
-PLURAL = "recordings"
-KIND = "Recording"
-API_VERSION = f"{GROUP}/{VERSION}"
+from pandora.recording_api import API_VERSION, GROUP, KIND, PLURAL, VERSION  # noqa: F401 (re-exported)
 
 # Held while a recorder pod may still be writing: deleting a Recording first stops it gracefully.
 FINALIZER = f"{GROUP}/recording"

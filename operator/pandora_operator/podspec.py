@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pandora.recording_api import ENV_RECORDING_NAME, ENV_RECORDING_NAMESPACE
 from pandora_operator.config import OperatorConfig
 from pandora_operator.model import (
     LABEL_ATTEMPT,
@@ -70,8 +71,8 @@ def build_recorder_pod(
     """The pod manifest (without ownerReferences: the caller adopts it)."""
     env: list[dict[str, Any]] = [
         {"name": "PANDORA_TOKEN", "valueFrom": {"secretKeyRef": {"name": config.bot_secret, "key": bot}}},
-        {"name": "PANDORA_RECORDING_NAME", "value": recording},
-        {"name": "PANDORA_RECORDING_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": ENV_RECORDING_NAME, "value": recording},
+        {"name": ENV_RECORDING_NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "PANDORA_STORAGE_BINDING", "value": spec.storage_binding or config.storage_binding},
         {"name": "PANDORA_STORAGE_PREFIX", "value": spec.storage_prefix or config.storage_prefix},
         {"name": "PANDORA_ENV", "value": "production"},

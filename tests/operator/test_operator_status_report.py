@@ -3,6 +3,7 @@ bound to its pod (as the kubelet mounts it), under the chart's Role and admissio
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import ssl
@@ -148,3 +149,55 @@ async def test_outside_a_pod_the_reporter_does_nothing():
     assert isinstance(reporter, NoopReporter)
     await reporter.report(Progress(duration_seconds=1, bytes_written=1))
     await reporter.close()
+
+
+async def test_a_live_recorder_reports_speakers_bytes_and_duration(kube_cluster, namespace, recording_crd, tmp_path):
+    """The real recorder, recording simulated speakers, puts its progress on the Recording within seconds."""
+    from pandora.discord_connection import DiscordConnection
+    from pandora_recorder.commands.record import record
+    from pandora_recorder.sinks.local import LocalFolderSink
+    from pandora_recorder.voice import RecorderSession, SessionOptions, SessionState
+    from pandora_simulator import DiscordSimulator
+    from pandora_simulator.testing import wait_for as wait_async
+
+    apply_rbac(kube_cluster, namespace)
+    pod = _recording_with_pod(kube_cluster, namespace, "podcast", 3)
+    api_url, ca_file = _api(kube_cluster, tmp_path)
+    reporter = KubernetesStatusReporter(
+        api_url=api_url, namespace=namespace, name="podcast",
+        token_file=_pod_token(kube_cluster, namespace, pod, tmp_path), ca_file=ca_file,
+    )
+    async with DiscordSimulator() as sim:
+        bot = sim.create_bot("Pandora")
+        guild = sim.create_guild("Guild", bots=[bot])
+        voice = guild.create_voice_channel("General")
+        alice, bob = guild.add_member("alice"), guild.add_member("bob")
+        await alice.join_voice(voice)
+        await bob.join_voice(voice)
+        env = sim.connection_env(bot)
+        sessions: list[RecorderSession] = []
+        sink = LocalFolderSink(tmp_path / "out")
+        task = asyncio.create_task(record(
+            env["PANDORA_TOKEN"], sink, SessionOptions(guild_id=guild.id, channel_id=voice.id),
+            connection=DiscordConnection.from_env(env), on_session=sessions.append, handle_signals=False,
+            reporter=reporter,
+        ))
+        await wait_async(lambda: sessions and sessions[0].state is SessionState.RECORDING, timeout=10,
+                         what="the recorder to join voice")
+        await voice.wait_dave_settled()
+        await asyncio.gather(alice.speak(2.0), bob.speak(2.0))
+
+        def reported() -> dict | None:
+            status = status_of(kube_cluster, namespace, "podcast")
+            return status if status.get("speakerCount") == 2 and status.get("duration", 0) >= 2 else None
+
+        status = await asyncio.to_thread(wait_for, "progress on the Recording", reported, 10.0)
+        assert sorted(speaker["name"] for speaker in status["speakers"]) == ["alice", "bob"]
+        assert sorted(speaker["track"] for speaker in status["speakers"]) == [1, 2]
+        assert status["bytes"] > 2 * 50 * 10  # two speakers, two seconds of 20 ms Opus frames
+        sessions[0].request_stop()
+        await asyncio.wait_for(task, 20)
+        sink.close()
+    final = status_of(kube_cluster, namespace, "podcast")
+    assert final["bytes"] == sessions[0].writer.stats().bytes_written
+    assert final["phase"] == "Recording"  # the recorder reports progress; the operator owns the lifecycle

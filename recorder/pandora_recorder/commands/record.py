@@ -16,6 +16,7 @@ from pandora.discord_connection import DiscordConnection
 from pandora.logging import configure_logging, get_logger
 from pandora_recorder.raw import new_recording_id
 from pandora_recorder.raw.resume import recording_exists
+from pandora_recorder.report import StatusReporter
 from pandora_recorder.sinks.base import Sink
 from pandora_recorder.sinks.local import LocalFolderSink
 from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
@@ -84,11 +85,15 @@ async def record(
     connection: DiscordConnection | None = None,
     on_session: Callable[[RecorderSession], None] | None = None,
     handle_signals: bool = True,
+    reporter: StatusReporter | None = None,
 ) -> StopReason:
-    """Log in, record with a ``RecorderSession``, log out. SIGINT and SIGTERM stop the recording cleanly."""
+    """Log in, record with a ``RecorderSession``, log out. SIGINT and SIGTERM stop the recording cleanly.
+
+    Progress goes to ``reporter`` (by default the Recording's status when running in a recorder pod).
+    """
     connection = connection or DiscordConnection.from_env()
     client = discord.Client(intents=recorder_intents(), **connection.apply())
-    session = RecorderSession(client, sink, options)
+    session = RecorderSession(client, sink, options, reporter=reporter or StatusReporter.from_env())
     if on_session is not None:
         on_session(session)
     loop = asyncio.get_running_loop()

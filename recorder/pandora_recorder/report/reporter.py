@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from pandora_operator.model import GROUP, PLURAL, VERSION
+from pandora.recording_api import ENV_RECORDING_NAME, ENV_RECORDING_NAMESPACE, GROUP, PLURAL, VERSION
 from pandora_recorder.report.progress import Progress
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -33,8 +33,8 @@ class StatusReporter(ABC):
     def from_env(env: Mapping[str, str] | None = None) -> StatusReporter:
         """A reporter for this process: Kubernetes inside a recorder pod, otherwise one that does nothing."""
         env = os.environ if env is None else env
-        name = env.get("PANDORA_RECORDING_NAME")
-        namespace = env.get("PANDORA_RECORDING_NAMESPACE")
+        name = env.get(ENV_RECORDING_NAME)
+        namespace = env.get(ENV_RECORDING_NAMESPACE)
         host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
         token_file = SERVICE_ACCOUNT_DIR / "token"
         if not (name and namespace and host and token_file.exists()):

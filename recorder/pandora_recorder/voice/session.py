@@ -18,6 +18,7 @@ import discord
 from pandora.logging import get_logger
 from pandora_recorder.frames import Speaker
 from pandora_recorder.raw import RawRecordingWriter, RecordingInfo
+from pandora_recorder.report import NoopReporter, Progress, SpeakerTrack, StatusReporter
 from pandora_recorder.sinks.base import Sink
 from pandora_recorder.voice.client import RecordingVoiceClient
 from pandora_recorder.voice.states import SessionState, StateMachine, StopReason
@@ -28,7 +29,8 @@ NICKNAME_PREFIX = "[RECORDING] "
 NICKNAME_LIMIT = 32  # Discord's maximum nickname length
 TICK = 0.1  # how often frames that waited out the reorder hold are handed to the writer
 VOICE_LOST_AFTER = 10.0  # seconds without a voice connection (discord.py retries meanwhile) before giving up
-PROGRESS_EVERY = 10.0
+PROGRESS_EVERY = 10.0  # progress log lines
+REPORT_EVERY = 2.0  # progress reports to the Recording's status (the reporter throttles too)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class RecorderSession:
         options: SessionOptions,
         *,
         on_started: Callable[[int], None] | None = None,
+        reporter: StatusReporter | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
@@ -79,6 +82,8 @@ class RecorderSession:
         self.writer: RawRecordingWriter | None = None
         self.voice: RecordingVoiceClient | None = None
         self._on_started = on_started
+        self._reporter = reporter or NoopReporter()
+        self._report_task: asyncio.Task[None] | None = None
         self._clock = clock
         self._stop = asyncio.Event()
         self._speakers: dict[int, Speaker] = {}
@@ -156,6 +161,7 @@ class RecorderSession:
         empty_since: float | None = None
         lost_since: float | None = None
         next_progress = started + PROGRESS_EVERY
+        next_report = started
         voice = self.voice
         assert voice is not None
         while not self._stop.is_set():
@@ -181,6 +187,9 @@ class RecorderSession:
             if now >= next_progress:
                 next_progress = now + PROGRESS_EVERY
                 self._log_progress("recording progress")
+            if now >= next_report:
+                next_report = now + REPORT_EVERY
+                self._report_in_background()
 
     def _channel_has_others(self, channel: discord.VoiceChannel | discord.StageChannel) -> bool:
         me = self.client.user.id if self.client.user else None
@@ -197,6 +206,7 @@ class RecorderSession:
                 voice.pipeline.flush()
             if self.writer is not None:
                 await asyncio.to_thread(self.writer.close)
+            await self._report_final()
             self._move(SessionState.LEAVING)
             if voice is not None and voice.is_connected():
                 await voice.disconnect(force=True)
@@ -208,6 +218,32 @@ class RecorderSession:
             raise
         self._log_progress("recording finished")
         self._move(SessionState.FAILED if failed else SessionState.FINISHED)
+
+    def progress(self) -> Progress | None:
+        """How long, how many bytes, who is on which track: what the Recording's status shows."""
+        if self.writer is None:
+            return None
+        tracks = self.writer.speaker_tracks()
+        speakers = [SpeakerTrack(id=str(user), name=self.speaker_of(user).name, track=track)
+                    for user, track in sorted(tracks.items(), key=lambda item: item[1])]
+        return Progress(duration_seconds=max(time.monotonic() - self.writer.start_monotonic, 0.0),
+                        bytes_written=self.writer.stats().bytes_written, speakers=speakers)
+
+    def _report_in_background(self) -> None:
+        # A slow API server must not hold up the watch loop (stop requests, limits): one report in flight at most.
+        if self._report_task is not None and not self._report_task.done():
+            return
+        progress = self.progress()
+        if progress is not None:
+            self._report_task = asyncio.get_running_loop().create_task(self._reporter.report(progress))
+
+    async def _report_final(self) -> None:
+        if self._report_task is not None:
+            await self._report_task
+        progress = self.progress()
+        if progress is not None:
+            await self._reporter.report(progress)
+        await self._reporter.close()
 
     def _log_progress(self, event: str) -> None:
         fields: dict[str, Any] = {}
