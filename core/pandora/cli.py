@@ -22,7 +22,7 @@ class Command(NamedTuple):
 
 # Each module exposes ``configure(parser)`` and ``run(args) -> int``.
 COMMANDS: dict[str, Command] = {
-    "record": Command("pandora_recorder.commands.record", "record one voice channel to a local folder or Dapr"),
+    "record": Command("pandora_recorder.commands.record", "record one voice channel into raw multi-track files"),
     "cook": Command("pandora_recorder.commands.cook", "turn a raw recording into per-speaker audio files"),
     "demo": Command("pandora_recorder.commands.demo", "record three simulated speakers offline and cook them"),
     "operator": Command("pandora_operator.commands.operator", "run the Kubernetes operator for Recordings"),
