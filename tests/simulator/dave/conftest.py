@@ -8,7 +8,7 @@ import math
 import random
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,16 +83,20 @@ class LocalVoiceChannel:
         del self._queue[index]
         return message
 
-    async def pump_async(self) -> None:
-        """``pump`` for channels with async clients (their ``handle`` is a coroutine)."""
+    async def pump_async(self, until: Callable[[Sent], bool] | None = None) -> None:
+        """``pump`` (in one global order) for channels with async clients (their ``handle`` is a coroutine)."""
         for _ in range(MAX_MESSAGES):
             if not self._queue:
+                if until is not None:
+                    raise AssertionError("the awaited message never came")
                 return
             message = self._queue.popleft()
             replies = self._replies_of(message)
             if asyncio.iscoroutine(replies):
                 replies = await replies
             self._deliver(message, replies)
+            if until is not None and until(message):
+                return
         raise AssertionError("DAVE message exchange did not settle")
 
     def _replies_of(self, message: Sent) -> Any:
@@ -111,6 +115,10 @@ class LocalVoiceChannel:
     def send_to(self, user_id: int, opcode: int, payload: dict[str, Any] | bytes) -> None:
         """Queue a gateway message for one client (e.g. its op 4)."""
         self._queue.append(Sent("to_client", user_id, opcode, payload))
+
+    def from_client(self, user_id: int, opcode: int, payload: dict[str, Any] | bytes) -> None:
+        """Queue a message a client sent on its own (not as a reply to a gateway message)."""
+        self._queue.append(Sent("to_server", user_id, opcode, payload))
 
     def from_gateway(self, outgoing: list[Any]) -> None:
         self._queue.extend(Sent("to_client", o.user_id, o.opcode, o.payload) for o in outgoing)
@@ -136,6 +144,16 @@ class LocalVoiceChannel:
 @pytest.fixture
 def channel() -> LocalVoiceChannel:
     return LocalVoiceChannel(DaveChannelGroup(CHANNEL_ID))
+
+
+@pytest.fixture
+async def bot(channel: LocalVoiceChannel) -> AsyncIterator[Any]:
+    """discord.py 2.7.1's own voice websocket and DAVE handling as a client of ``channel`` (not yet joined)."""
+    from test_dave_discordpy_flow import BOT, DiscordPyClient  # the adapter lives with the tests that explain it
+
+    client = DiscordPyClient(BOT, channel.group.channel_id)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

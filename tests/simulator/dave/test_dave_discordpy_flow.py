@@ -82,13 +82,6 @@ class DiscordPyClient:
         self.state._socket_reader.stop()
 
 
-@pytest.fixture
-async def bot(channel):
-    client = DiscordPyClient(BOT, channel.group.channel_id)
-    yield client
-    client.close()
-
-
 def session_description(channel) -> dict[str, Any]:
     return {
         "mode": "aead_xchacha20_poly1305_rtpsize",
