@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pandora_testenv.cache import binary_path, missing_binaries
 from pandora_testenv.kubeapi import AdminApi, http_ok, https_ok, write_kubeconfig
@@ -104,7 +105,7 @@ def up(directory: Path, timeout: float = 120.0, tie_to_parent: bool = False) -> 
 
 def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlPlane:
     pki = create_pki(directory / "pki")
-    options = {"run_dir": directory, "timeout": timeout, "tie_to_parent": tie_to_parent}
+    options: dict[str, Any] = {"run_dir": directory, "timeout": timeout, "tie_to_parent": tie_to_parent}
     ports: dict[str, int] = {}
 
     def etcd_args(etcd_ports: list[int]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import socket
@@ -139,7 +140,7 @@ def start_listening(
         ports = [free_port() for _ in range(port_count)]
         process = start(name, make_args(ports), run_dir, **options)
         try:
-            wait_until(process, lambda ports=ports: ready(ports), timeout, "ready")
+            wait_until(process, functools.partial(ready, ports), timeout, "ready")
         except StartError:
             stop(process)
             if attempt == attempts or "address already in use" not in log_tail(process.log, 10).lower():
