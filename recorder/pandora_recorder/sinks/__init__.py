@@ -1,6 +1,8 @@
-"""Sinks: where raw recording files are written (local folder now, a chunked Dapr object store later)."""
+"""Sinks: where raw recording files are written (a local folder, or chunks in an object store through Dapr:
+`pandora_recorder.sinks.dapr.DaprSink`, imported from there so standalone mode does not load the Dapr SDK)."""
 
 from pandora_recorder.sinks.base import ResumeStore, Sink
+from pandora_recorder.sinks.chunked import ChunkedObjectSink
 from pandora_recorder.sinks.local import LocalFolderSink
 
-__all__ = ["LocalFolderSink", "ResumeStore", "Sink"]
+__all__ = ["ChunkedObjectSink", "LocalFolderSink", "ResumeStore", "Sink"]

@@ -1,5 +1,8 @@
 """The Sink protocol is enough for an object store that has no append: a sink that uploads one immutable chunk
-per flush (as the Dapr S3 binding will) records and resumes through the unchanged writer."""
+per flush records and resumes through the unchanged writer. The scenario runs on an in-memory chunked sink and
+on the real Dapr sink (daprd + moto S3 + Redis)."""
+
+import pytest
 
 from pandora_recorder.frames import ReceivedFrame, Speaker
 from pandora_recorder.raw import RawRecordingWriter, file_name
@@ -50,24 +53,42 @@ class ChunkedMemorySink:
         self.state[recording_id] = record
 
 
-def test_writer_records_and_resumes_through_a_chunked_sink():
-    objects: dict[str, bytes] = {}
-    state: dict[int, dict] = {}
+def speaker_of(user_id):
+    return Speaker(user_id, f"user{user_id}", f"user{user_id}")
 
-    def speaker_of(user_id):
-        return Speaker(user_id, f"user{user_id}", f"user{user_id}")
 
-    sink = ChunkedMemorySink(objects, state)
-    with RawRecordingWriter(sink, speaker_of, recording_id=41) as writer:
+def record_then_resume(new_sink, recording_id=41):
+    """Record 20 frames of two speakers, then resume from a fresh sink (a new process) and add one frame.
+    Returns the resumed sink and the saved resume record of the first run."""
+    sink = new_sink()
+    with RawRecordingWriter(sink, speaker_of, recording_id=recording_id) as writer:
         for index in range(20):
             writer.submit(ReceivedFrame(1 + index % 2, 9, index, index, b"\x78abc", writer.start_monotonic + 0.01))
-    assert state[41]["dataSize"] == sink.size(file_name(41, "data"))
+    first_size = sink.size(file_name(recording_id, "data"))
+    saved = sink.load_resume(recording_id)
+    sink.close()
     # A new process: only the uploaded chunks and the state survive.
-    resumed = ChunkedMemorySink(objects, state)
-    with RawRecordingWriter(resumed, speaker_of, recording_id=41) as writer:
+    resumed = new_sink()
+    with RawRecordingWriter(resumed, speaker_of, recording_id=recording_id) as writer:
         assert writer.resumed
         writer.submit(ReceivedFrame(2, 9, 99, 99, b"\x78def", writer.start_monotonic + 1))
-    pages = list(read_pages(resumed.read(file_name(41, "data"))))
-    track2 = [p.sequence for p in pages if p.serial == 2]
-    assert track2 == list(range(2, 24))
+    assert saved["dataSize"] == first_size
+    pages = list(read_pages(resumed.read(file_name(recording_id, "data"))))
+    assert [p.sequence for p in pages if p.serial == 2] == list(range(2, 24))
+    assert [p.sequence for p in pages if p.serial == 1] == list(range(2, 22))
+    return resumed
+
+
+def test_writer_records_and_resumes_through_a_chunked_memory_sink():
+    objects: dict[str, bytes] = {}
+    state: dict[int, dict] = {}
+    record_then_resume(lambda: ChunkedMemorySink(objects, state))
     assert len([k for k in objects if k.startswith(file_name(41, "data"))]) >= 2
+
+
+@pytest.mark.timeout(60)
+def test_writer_records_and_resumes_through_the_dapr_sink(dapr_sink_factory, dapr_prefix, bucket_keys):
+    resumed = record_then_resume(dapr_sink_factory)
+    data_chunks = [k for k in bucket_keys(f"{dapr_prefix}41/") if ".ogg.data." in k]
+    assert data_chunks[:2] == [f"{dapr_prefix}41/41.ogg.data.000000", f"{dapr_prefix}41/41.ogg.data.000001"]
+    assert resumed.location(41) == f"dapr://pandora-objectstore/{dapr_prefix}41/"

@@ -1,0 +1,90 @@
+"""The recorder's storage in a Kubernetes pod: chunks through a Dapr object-store binding, resume records in the
+Dapr state store. Nothing touches the (read-only) local filesystem."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+from typing import Any
+
+from dapr.clients import DaprClient
+from dapr.clients.http.helpers import get_api_url
+
+from pandora_recorder.sinks.chunked import DEFAULT_MAX_BUFFER, ChunkedObjectSink
+from pandora_recorder.sinks.dapr_state import DEFAULT_STATE_STORE, DaprResumeStore
+from pandora_recorder.sinks.objects import DaprBindingObjects
+
+DEFAULT_BINDING = "pandora-recordings"
+DEFAULT_PREFIX = "recordings/"
+
+
+class DaprSink(ChunkedObjectSink):
+    """Implements `Sink` and `ResumeStore`: `<prefix><id>/<id>.ogg.<kind>.<n>` chunks in `binding`, the resume
+    record in `state_store`. Before each upload it checks that no other recorder has claimed the recording, so a
+    second pod resuming the same id makes this one stop (`ResumeConflict` from `flush`) instead of overwriting."""
+
+    def __init__(
+        self,
+        client: DaprClient,
+        binding: str = DEFAULT_BINDING,
+        prefix: str = DEFAULT_PREFIX,
+        state_store: str = DEFAULT_STATE_STORE,
+        *,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+    ) -> None:
+        super().__init__(DaprBindingObjects(client, binding), prefix, max_buffer=max_buffer)
+        self.client = client
+        self.binding = binding
+        self.resume = DaprResumeStore(client, state_store)
+        self._claimed: set[int] = set()
+
+    def location(self, recording_id: int) -> str:
+        """As the operator reports it in `status.location`."""
+        return f"dapr://{self.binding}/{self.prefix}{recording_id}/"
+
+    def load_resume(self, recording_id: int) -> dict[str, Any] | None:
+        record = self.resume.load_resume(recording_id)
+        self._claimed.add(recording_id)
+        # Chunks a previous holder uploaded before our claim must be seen, or we would reuse their numbers.
+        self.forget_listing(recording_id)
+        return record
+
+    def save_resume(self, recording_id: int, record: dict[str, Any]) -> None:
+        self._claimed.add(recording_id)
+        self.resume.save_resume(recording_id, record)
+
+    def flush(self) -> None:
+        for recording_id in self._claimed:
+            self.resume.ensure_owner(recording_id)
+        super().flush()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.client.close()
+
+
+def dapr_reachable(timeout: float) -> bool:
+    """True when a Dapr sidecar answers `/v1.0/healthz/outbound` (at DAPR_HTTP_PORT) within `timeout` seconds."""
+    if not (os.environ.get("DAPR_HTTP_PORT") or os.environ.get("DAPR_HTTP_ENDPOINT")):
+        return False
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{get_api_url()}/healthz/outbound", timeout=2) as response:
+                if 200 <= response.status < 300:
+                    return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+
+
+def open_dapr_sink(
+    binding: str = DEFAULT_BINDING, prefix: str = DEFAULT_PREFIX, state_store: str = DEFAULT_STATE_STORE
+) -> DaprSink:
+    """A `DaprSink` on the sidecar named by the DAPR_* environment (waits for it like `DaprClient()` does)."""
+    return DaprSink(DaprClient(), binding, prefix, state_store)

@@ -1,0 +1,98 @@
+"""Resume records in the Dapr state store, guarded so two recorders cannot both continue one recording.
+
+Each record is saved with first-write concurrency and the etag of this recorder's previous read or write, and
+carries an owner token. A recorder that resumes claims the record at once (writing it back under its own owner),
+so the previous holder's next save fails with ABORTED and its next flush sees a foreign owner: it raises
+`ResumeConflict` and stops writing. A claim that loses the race raises `ResumeConflict` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import grpc
+from dapr.clients import DaprClient
+from dapr.clients.grpc._state import Concurrency, Consistency, StateOptions
+
+from pandora.logging import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_STATE_STORE = "pandora-statestore"
+_GUARDED = StateOptions(concurrency=Concurrency.first_write, consistency=Consistency.strong)
+
+
+class ResumeConflict(RuntimeError):
+    """Another recorder took over this recording id; this one must stop writing."""
+
+
+def resume_key(recording_id: int) -> str:
+    return f"pandora-resume-{recording_id}"
+
+
+class DaprResumeStore:
+    """Implements `ResumeStore` on a Dapr state store (default component `pandora-statestore`)."""
+
+    def __init__(self, client: DaprClient, store: str = DEFAULT_STATE_STORE, *, owner: str | None = None) -> None:
+        self.client = client
+        self.store = store
+        self.owner = owner or uuid.uuid4().hex
+        self._etags: dict[int, str] = {}  # recording id -> etag of our last read or write
+
+    def load_resume(self, recording_id: int) -> dict[str, Any] | None:
+        """The saved record, claimed for this recorder (raises `ResumeConflict` when another one won)."""
+        owner, record = self._read(recording_id)
+        self._write(recording_id, record, claiming_from=owner)
+        return record
+
+    def save_resume(self, recording_id: int, record: dict[str, Any]) -> None:
+        try:
+            self._write(recording_id, record)
+        except ResumeConflict:
+            raise
+        except Exception as error:  # the sidecar is away: the next flush saves again
+            log.warning("resume record not saved, will retry", recording_id=recording_id, error=str(error))
+
+    def ensure_owner(self, recording_id: int) -> None:
+        """Raise `ResumeConflict` when another recorder has claimed `recording_id` since our last write."""
+        if recording_id not in self._etags:
+            return
+        try:
+            owner, _ = self._read(recording_id, remember=False)
+        except Exception as error:  # cannot tell; the etag guard on the next save still holds
+            log.warning("could not check the resume record owner", recording_id=recording_id, error=str(error))
+            return
+        if owner is not None and owner != self.owner:
+            raise ResumeConflict(f"recording {recording_id} was taken over by recorder {owner}")
+
+    def _read(self, recording_id: int, *, remember: bool = True) -> tuple[str | None, dict[str, Any] | None]:
+        state = self.client.get_state(self.store, resume_key(recording_id))
+        if remember and state.etag:
+            self._etags[recording_id] = state.etag
+        if not state.data:
+            return None, None
+        value = json.loads(state.data)
+        return value.get("owner"), value.get("record")
+
+    def _write(self, recording_id: int, record: dict[str, Any] | None, *, claiming_from: str | None = None) -> None:
+        body = json.dumps({"owner": self.owner, "record": record}, separators=(",", ":"))
+        etag = self._etags.get(recording_id)
+        try:
+            self.client.save_state(self.store, resume_key(recording_id), body, etag=etag, options=_GUARDED)
+        except grpc.RpcError as error:
+            # ABORTED: the etag is stale. Without an etag, first-write refuses to overwrite an existing key.
+            if error.code() is grpc.StatusCode.ABORTED:
+                raise ResumeConflict(f"recording {recording_id}: another recorder saved its resume record") from error
+            if etag is None:
+                owner, _ = self._read(recording_id)  # ours (a save whose reply was lost) or another recorder's
+                if owner is not None and owner != self.owner:
+                    raise ResumeConflict(f"recording {recording_id} belongs to recorder {owner}") from error
+            raise
+        owner, _ = self._read(recording_id)  # learn the new etag (the SDK's save does not return it)
+        if owner != self.owner:
+            raise ResumeConflict(f"recording {recording_id} was taken over by recorder {owner}")
+        if claiming_from is not None and claiming_from != self.owner:
+            log.warning("resume record claimed from another recorder", recording_id=recording_id,
+                        previous_owner=claiming_from)
