@@ -18,19 +18,30 @@ from pandora_recorder.raw import new_recording_id
 from pandora_recorder.raw.resume import recording_exists
 from pandora_recorder.report import StatusReporter
 from pandora_recorder.sinks.base import Sink
+from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE, dapr_reachable
 from pandora_recorder.sinks.local import LocalFolderSink
 from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
 
 log = get_logger(__name__)
 
 READY_TIMEOUT = 60.0
+# The operator's pod environment; the state store component name is fixed by the chart unless overridden.
+ENV_STORAGE_BINDING = "PANDORA_STORAGE_BINDING"
+ENV_STORAGE_PREFIX = "PANDORA_STORAGE_PREFIX"
+ENV_STATE_STORE = "PANDORA_STATE_STORE"
+# A native sidecar is normally up before the recorder starts; give a slow one this long before falling back.
+DAPR_PROBE_SECONDS = 20.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guild", type=int, required=True, help="guild (server) id")
     parser.add_argument("--channel", type=int, required=True, help="voice channel id")
-    parser.add_argument("--out", type=Path, default=Path("recordings"), help="folder for the raw files")
-    parser.add_argument("--id", type=int, help="recording id; an existing recording in --out is resumed")
+    parser.add_argument("--out", type=Path, default=Path("recordings"), help="folder for the raw files (local storage)")
+    parser.add_argument("--id", type=int, help="recording id; an existing recording in the storage is resumed")
+    parser.add_argument("--storage", choices=("auto", "local", "dapr"), default="auto",
+                        help="local: the --out folder; dapr: chunks through the Dapr binding PANDORA_STORAGE_BINDING "
+                             "(prefix PANDORA_STORAGE_PREFIX) and resume records in the Dapr state store; "
+                             "auto (default): dapr when PANDORA_STORAGE_BINDING is set and a Dapr sidecar answers")
     parser.add_argument("--max-duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--empty-timeout", type=float, metavar="S",
                         help="stop when nobody else has been in the channel for S seconds")
@@ -44,9 +55,14 @@ def run(args: argparse.Namespace) -> int:
     if not token:
         print("pandora record: PANDORA_TOKEN is not set", file=sys.stderr)
         return 2
-    sink = LocalFolderSink(args.out)
+    try:
+        sink, where = open_storage(args.storage, args.out)
+    except (OSError, TimeoutError) as error:
+        log.error("storage unavailable", storage=args.storage, error=str(error))
+        return 1
     recording_id = args.id if args.id is not None else _fresh_id(sink)
     print(recording_id, flush=True)  # the first line of output: operators and scripts read it
+    log.info("recording storage", storage=type(sink).__name__, location=where(recording_id))
     options = SessionOptions(
         guild_id=args.guild, channel_id=args.channel, recording_id=recording_id,
         max_duration=args.max_duration, empty_timeout=args.empty_timeout,
@@ -59,8 +75,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         sink.close()
-    print(f"recording {recording_id} stopped ({reason.value}); files in {args.out}", file=sys.stderr)
+    print(f"recording {recording_id} stopped ({reason.value}); files in {where(recording_id)}", file=sys.stderr)
     return 1 if reason is StopReason.CONNECT_FAILED else 0
+
+
+def open_storage(choice: str, out: Path) -> tuple[Sink, Callable[[int], str]]:
+    """The sink for `--storage` and how to name a recording's location in it."""
+    binding = os.environ.get(ENV_STORAGE_BINDING)
+    if choice == "auto":
+        choice = "dapr" if binding and dapr_reachable(DAPR_PROBE_SECONDS) else "local"
+        if binding and choice == "local":
+            log.warning("PANDORA_STORAGE_BINDING is set but no Dapr sidecar answers: recording to a local folder",
+                        binding=binding, out=str(out))
+    if choice == "dapr":
+        from pandora_recorder.sinks.dapr import open_dapr_sink  # loads the Dapr SDK only when used
+
+        sink = open_dapr_sink(binding or DEFAULT_BINDING, os.environ.get(ENV_STORAGE_PREFIX, DEFAULT_PREFIX),
+                              os.environ.get(ENV_STATE_STORE, DEFAULT_STATE_STORE))
+        return sink, sink.location
+    return LocalFolderSink(out), lambda _recording_id: str(out.resolve())
 
 
 def _fresh_id(sink: Sink) -> int:

@@ -3,20 +3,14 @@ Dapr state store. Nothing touches the (read-only) local filesystem."""
 
 from __future__ import annotations
 
-import os
-import time
-import urllib.request
 from typing import Any
 
 from dapr.clients import DaprClient
-from dapr.clients.http.helpers import get_api_url
 
 from pandora_recorder.sinks.chunked import DEFAULT_MAX_BUFFER, ChunkedObjectSink
-from pandora_recorder.sinks.dapr_state import DEFAULT_STATE_STORE, DaprResumeStore
+from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE
+from pandora_recorder.sinks.dapr_state import DaprResumeStore
 from pandora_recorder.sinks.objects import DaprBindingObjects
-
-DEFAULT_BINDING = "pandora-recordings"
-DEFAULT_PREFIX = "recordings/"
 
 
 class DaprSink(ChunkedObjectSink):
@@ -64,23 +58,6 @@ class DaprSink(ChunkedObjectSink):
             super().close()
         finally:
             self.client.close()
-
-
-def dapr_reachable(timeout: float) -> bool:
-    """True when a Dapr sidecar answers `/v1.0/healthz/outbound` (at DAPR_HTTP_PORT) within `timeout` seconds."""
-    if not (os.environ.get("DAPR_HTTP_PORT") or os.environ.get("DAPR_HTTP_ENDPOINT")):
-        return False
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{get_api_url()}/healthz/outbound", timeout=2) as response:
-                if 200 <= response.status < 300:
-                    return True
-        except OSError:
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.5)
 
 
 def open_dapr_sink(

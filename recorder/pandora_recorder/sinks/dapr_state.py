@@ -17,10 +17,10 @@ from dapr.clients import DaprClient
 from dapr.clients.grpc._state import Concurrency, Consistency, StateOptions
 
 from pandora.logging import get_logger
+from pandora_recorder.sinks.dapr_env import DEFAULT_STATE_STORE
 
 log = get_logger(__name__)
 
-DEFAULT_STATE_STORE = "pandora-statestore"
 _GUARDED = StateOptions(concurrency=Concurrency.first_write, consistency=Consistency.strong)
 
 
