@@ -102,7 +102,8 @@ def test_chart_renders_a_single_recreate_operator_with_liveness_and_the_crd_from
     kinds = sorted(doc["kind"] for doc in docs)
     assert kinds == sorted(
         ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Secret", "ServiceAccount",
-         "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+         "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+         "Component", "Component", "Configuration"]  # the recorder's Dapr object store, state store, config
     )
     (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
     assert deployment["spec"]["replicas"] == 1

@@ -1,0 +1,85 @@
+"""The chart's Dapr resources for recorder pods render cleanly and match what the recorder and operator use."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pandora_operator.config import OperatorConfig
+from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE
+from pandora_testenv.cache import binary_path, missing_binaries
+
+CHART = Path(__file__).resolve().parents[3] / "charts" / "pandora"
+COMPONENTS = Path(__file__).resolve().parents[3] / "components"
+
+
+def helm_template(tmp_path, *values):
+    if missing_binaries(["helm"]):
+        pytest.skip("helm is not in the testenv cache: run `.venv/bin/pandora-testenv build`")
+    env = {f"HELM_{kind}_HOME": str(tmp_path / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+    result = subprocess.run(
+        [str(binary_path("helm")), "template", "pandora", str(CHART), "--namespace", "rec",
+         *(f"--set={value}" for value in values)],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def dapr_docs(docs):
+    return {(doc["kind"], doc["metadata"]["name"], doc["metadata"]["namespace"]): doc
+            for doc in docs if doc["apiVersion"].startswith("dapr.io/")}
+
+
+def metadata(component):
+    return {entry["name"]: entry for entry in component["spec"]["metadata"]}
+
+
+def test_default_render_has_the_object_store_state_store_and_configuration_the_recorder_names(tmp_path):
+    dapr = dapr_docs(helm_template(tmp_path))
+    config = OperatorConfig()
+    assert sorted(dapr) == [("Component", DEFAULT_BINDING, "rec"), ("Component", DEFAULT_STATE_STORE, "rec"),
+                            ("Configuration", config.dapr_config, "rec")]
+    assert config.storage_binding == DEFAULT_BINDING and config.storage_prefix == DEFAULT_PREFIX
+    store = dapr[("Component", DEFAULT_BINDING, "rec")]
+    state = dapr[("Component", DEFAULT_STATE_STORE, "rec")]
+    for component in (store, state):
+        assert component["scopes"] == [config.dapr_app_id]
+    fields = metadata(store)
+    assert store["spec"]["type"] == "bindings.aws.s3" and fields["decodeBase64"]["value"] == "true"
+    # Credentials only by Secret reference, never as values.
+    assert fields["accessKey"] == {"name": "accessKey", "secretKeyRef": {"name": "pandora-s3", "key": "access-key"}}
+    assert "value" not in fields["secretKey"]
+    assert "value" not in metadata(state)["redisPassword"]
+    allowed = dapr[("Configuration", config.dapr_config, "rec")]["spec"]["api"]["allowed"]
+    assert {api["name"] for api in allowed} == {"state", "bindings"}
+
+
+def test_component_fields_are_the_ones_the_tests_run_daprd_with():
+    reference = {doc["metadata"]["name"]: doc for path in COMPONENTS.glob("*.yaml") for doc in yaml.safe_load_all(
+        path.read_text()) if doc}
+    assert reference["pandora-objectstore"]["spec"]["type"] == "bindings.aws.s3"
+    assert reference["pandora-statestore"]["spec"]["type"] == "state.redis"
+    chart = (CHART / "templates" / "dapr-recorder.yaml").read_text()
+    for name in ("pandora-objectstore", "pandora-statestore"):
+        for field in reference[name]["spec"]["metadata"]:
+            assert f"- name: {field['name']}\n" in chart, (name, field["name"])
+
+
+def test_values_choose_bucket_endpoint_binding_and_namespaces(tmp_path):
+    dapr = dapr_docs(helm_template(
+        tmp_path, "storage.binding=rec-store", "storage.s3.bucket=audio", "storage.s3.endpoint=http://minio:9000",
+        "storage.s3.forcePathStyle=true", "storage.s3.credentialsSecret=null", "stateStore.redis.host=redis:6380",
+        "recorder.recorderNamespaces={other}", "dapr.config=rec-config",
+    ))
+    assert sorted(key[2] for key in dapr) == ["other", "other", "other", "rec", "rec", "rec"]
+    fields = metadata(dapr[("Component", "rec-store", "other")])
+    assert fields["bucket"]["value"] == "audio" and fields["endpoint"]["value"] == "http://minio:9000"
+    assert fields["forcePathStyle"]["value"] == "true" and "accessKey" not in fields
+    assert metadata(dapr[("Component", "pandora-statestore", "rec")])["redisHost"]["value"] == "redis:6380"
+    assert ("Configuration", "rec-config", "other") in dapr
+
+
+def test_components_can_be_left_to_the_cluster_admin(tmp_path):
+    assert dapr_docs(helm_template(tmp_path, "dapr.components=false")) == {}
