@@ -1,4 +1,6 @@
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from dapr.clients import DaprClient
@@ -38,3 +40,7 @@ def bucket_keys(s3_server):
         return sorted(item["Key"] for page in pages for item in page.get("Contents", ()))
 
     return keys
+
+
+# The end-to-end test drives the real recorder with tests/recorder/voice's simulator kit (not a package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "voice"))
