@@ -32,6 +32,12 @@ OP_CLIENT_DISCONNECT = 13
 OP_DAVE_PREPARE_TRANSITION = 21
 OP_DAVE_EXECUTE_TRANSITION = 22
 
+# Before a DAVE recovery: how long the voice gateway must have been silent (a DAVE round's messages follow each
+# other within a round trip or two), how often to look, and the longest we defer (a busy call still recovers).
+DAVE_QUIET_SECONDS = 0.5
+DAVE_QUIET_POLL = 0.05
+DAVE_RECOVERY_MAX_DEFER = 5.0
+
 
 class RecordingVoiceClient(discord.VoiceClient):
     """Joins like any discord.py voice client (DAVE handshake included) and feeds a ``ReceivePipeline``.
@@ -57,6 +63,7 @@ class RecordingVoiceClient(discord.VoiceClient):
             self.supported_modes = modes  # type: ignore[assignment]
         self._listening = False
         self._dave_transition_id = 0
+        self._dave_recovery: asyncio.Task[None] | None = None
         self._on_speaker = on_speaker
         self.connected_user_ids: set[int] = set()
         self.dave = DaveDecryptor(self._dave_session, self._dave_version, self._request_dave_recovery)
@@ -88,13 +95,39 @@ class RecordingVoiceClient(discord.VoiceClient):
         self.loop.call_soon_threadsafe(self._start_dave_recovery)
 
     def _start_dave_recovery(self) -> None:
+        if not self.is_connected() or (self._dave_recovery is not None and not self._dave_recovery.done()):
+            return
+        self._dave_recovery = self.loop.create_task(self._recover_dave_when_quiet())
+        self._dave_recovery.add_done_callback(_log_task_failure)
+
+    async def _recover_dave_when_quiet(self) -> None:
+        """discord.py's own recovery: report op 31 (invalid commit/welcome) and send a fresh key package, after
+        which the gateway removes and re-adds us and we get a new welcome.
+
+        That resets our MLS session, so first wait until the voice gateway has sent nothing for a while and no
+        transition is pending: proposals or a commit already on their way would reach the reset session, davey
+        refuses them, and discord.py 2.7.1 lets a refused proposal end its voice websocket loop - we would never
+        read our welcome and stay deaf. The gateway sends us nothing more once it has our op 31.
+        """
+        loop = self.loop
+        deadline = loop.time() + DAVE_RECOVERY_MAX_DEFER
+        last_seq, quiet_since = self._voice_seq(), loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(DAVE_QUIET_POLL)
+            seq = self._voice_seq()
+            if seq != last_seq or self._connection.dave_pending_transitions:
+                last_seq, quiet_since = seq, loop.time()
+            elif loop.time() - quiet_since >= DAVE_QUIET_SECONDS:
+                break
         if not self.is_connected():
             return
         log.warning("dave decryption keeps failing, asking for a new key", transition_id=self._dave_transition_id)
-        # discord.py's own recovery: report op 31 (invalid commit/welcome) and send a fresh key package, after
-        # which the gateway removes and re-adds us and we get a new welcome.
-        task = self.loop.create_task(self._connection._recover_from_invalid_commit(self._dave_transition_id))
-        task.add_done_callback(_log_task_failure)
+        await self._connection._recover_from_invalid_commit(self._dave_transition_id)
+
+    def _voice_seq(self) -> int:
+        """The sequence number of the last voice-gateway message (JSON or binary DAVE) discord.py received."""
+        ws = self._connection.ws
+        return int(getattr(ws, "seq_ack", -1))
 
     # -- voice gateway hook (event loop) ----------------------------------------------------------------------
 
@@ -126,6 +159,11 @@ class RecordingVoiceClient(discord.VoiceClient):
             self.connected_user_ids.discard(int(data["user_id"]))
         elif op in (OP_DAVE_PREPARE_TRANSITION, OP_DAVE_EXECUTE_TRANSITION):
             self._dave_transition_id = int(data.get("transition_id", 0))
+
+    def cleanup(self) -> None:
+        if self._dave_recovery is not None:
+            self._dave_recovery.cancel()  # a deferred recovery must not outlive the connection
+        super().cleanup()
 
     def stop_listening(self) -> None:
         """Stop handing datagrams to the pipeline (before the final flush)."""

@@ -12,7 +12,9 @@ received them, and the transition waiting for members to be ready.
 A round, once the group exists: proposals (op 27) go to the members that confirmed the latest commit (op 23);
 the first commit (op 28) that references exactly the proposals its sender got wins the epoch and is announced
 (op 29, welcomes op 30) as soon as every member holds those proposals; then the next round starts. Members
-that reset (op 31, or op 24 from the gateway) are removed and re-added with the key package they send next.
+that reset (op 31, or op 24 from the gateway) are removed and re-added with the key package they send next;
+from the moment the gateway processes their op 31 they get only their welcome (op 30) and op 22 - an op 27 or
+op 29 they receive after resetting was sent before the gateway knew (tests/simulator/dave/test_dave_member_reset.py).
 Real clients' races (a member failing a commit while the gateway still counts it in) end in op 31 recovery.
 """
 

@@ -104,3 +104,27 @@ async def test_recorder_recovers_from_a_diverged_dave_group_and_records_again(sc
         assert track[-len(after_settled):] == after_settled, speaker.name
         assert is_ordered_subsequence(track, speaker.sent_frames), speaker.name  # nothing fake, nothing twice
         assert len(track) < len(speaker.sent_frames)  # frames from the outage were dropped, not replaced
+
+
+async def test_recovery_asked_for_while_a_member_joins_does_not_break_the_voice_connection(
+    scene: Scene, tmp_path: Path
+) -> None:
+    alice, bob, carol = (scene.guild.add_member(name) for name in ("alice", "bob", "carol"))
+    await alice.join_voice(scene.voice)
+    await bob.join_voice(scene.voice)
+    async with recording(scene, tmp_path) as rec:
+        client = rec.session.voice
+        assert client is not None
+        connection = scene.sim.voice.connections[(scene.guild.id, scene.bot.id)]
+        await carol.join_voice(scene.voice)  # the gateway has just sent the recorder carol's add proposal
+        client._start_dave_recovery()  # what repeated decryption failures make the recorder do
+        await wait_for(lambda: OP_INVALID_COMMIT_WELCOME in connection.client_ops, timeout=8,
+                       what="the recorder to report op 31")
+        await scene.voice.wait_dave_settled()
+        assert client._connection.can_encrypt and connection.client_ops.count(OP_INVALID_COMMIT_WELCOME) == 1
+        settled_at = len(carol.sent_frames)
+        await carol.speak(seconds=0.4)
+        await asyncio.sleep(0.3)
+        await rec.stop()
+        recording_id = rec.session.writer.recording_id
+    assert recorded_tracks(tmp_path, recording_id)[carol.id] == carol.sent_frames[settled_at:]
