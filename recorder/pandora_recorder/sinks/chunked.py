@@ -17,6 +17,8 @@ log = get_logger(__name__)
 
 # 64 MiB is ~20 minutes of a busy 10-speaker channel: enough to ride out an object store outage of minutes.
 DEFAULT_MAX_BUFFER = 64 * 1024 * 1024
+# daprd takes gRPC requests up to 4 MiB by default and base64 adds a third: a backlog goes up as several chunks.
+DEFAULT_MAX_CHUNK = 1024 * 1024
 _CHUNK_KEY = re.compile(r"^(?P<name>[^/]+)\.(?P<number>\d{6,})$")
 
 
@@ -54,17 +56,26 @@ class _File:
 class ChunkedObjectSink:
     """Implements `Sink` on an `ObjectStore`.
 
-    `append` only buffers. `flush` uploads each grown file's buffer as its next chunk; a failed upload keeps the
-    bytes and the next flush retries them (merged with whatever was appended since) under the same chunk number,
-    so a retry after an upload whose reply was lost just overwrites it. At most `max_buffer` bytes wait in memory;
-    past that, new appends to `.data` are dropped (and logged as errors) while the small metadata files are always
-    kept, so the files stay parseable. `size` is counted: the store is listed once per recording, on first use.
+    `append` only buffers. `flush` uploads each grown file's buffer as its next chunk (several when it is over
+    `max_chunk` bytes); a failed upload keeps the bytes and the next flush retries them (merged with whatever was
+    appended since) under the same chunk number, so a retry after an upload whose reply was lost just overwrites
+    it. At most `max_buffer` bytes wait in memory; past that, new appends to `.data` are dropped (and logged as
+    errors) while the small metadata files are always kept, so the files stay parseable. `size` is counted: the
+    store is listed once per recording, on first use.
     """
 
-    def __init__(self, objects: ObjectStore, prefix: str, *, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        prefix: str,
+        *,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+        max_chunk: int = DEFAULT_MAX_CHUNK,
+    ) -> None:
         self.objects = objects
         self.prefix = prefix
         self.max_buffer = max_buffer
+        self.max_chunk = max_chunk
         self.dropped_bytes = 0
         self._files: dict[str, _File] = {}
         self._listed: set[str] = set()
@@ -86,17 +97,17 @@ class ChunkedObjectSink:
         with self._lock:
             for name in sorted(self._files, key=_upload_rank):
                 file = self._files[name]
-                if not file.pending:
-                    continue
-                number = file.next_number
-                try:
-                    self.objects.put(chunk_key(self.prefix, name, number), bytes(file.pending))
-                except Exception as error:  # kept for the next flush; the writer must keep running
-                    log.warning("chunk upload failed, will retry", file=name, chunk=number,
-                                buffered=len(file.pending), error=str(error))
-                    return  # later files wait too: resume relies on users -> headers -> data order
-                file.chunks.append((number, len(file.pending)))
-                file.pending.clear()
+                while file.pending:
+                    number = file.next_number
+                    part = bytes(file.pending[: self.max_chunk])
+                    try:
+                        self.objects.put(chunk_key(self.prefix, name, number), part)
+                    except Exception as error:  # kept for the next flush; the writer must keep running
+                        log.warning("chunk upload failed, will retry", file=name, chunk=number,
+                                    buffered=len(file.pending), error=str(error))
+                        return  # later files wait too: resume relies on users -> headers -> data order
+                    file.chunks.append((number, len(part)))
+                    del file.pending[: len(part)]
 
     def size(self, name: str) -> int:
         with self._lock:

@@ -35,6 +35,15 @@ def test_chunks_land_in_the_bucket_under_numbered_keys(dapr_sink_factory, dapr_p
     assert other.read("7.ogg.data", 6) == b"world"
 
 
+def test_a_backlog_goes_up_as_several_chunks_daprd_accepts(dapr_sink_factory, dapr_prefix, bucket_keys):
+    sink = dapr_sink_factory()  # default limits: 1 MiB chunks, under daprd's 4 MiB gRPC request limit after base64
+    backlog = bytes(range(256)) * (10 * 1024 + 1)  # 2.5 MiB, e.g. after an outage of the object store
+    sink.append("4.ogg.data", backlog)
+    sink.flush()
+    assert bucket_keys(f"{dapr_prefix}4/") == [f"{dapr_prefix}4/4.ogg.data.00000{n}" for n in range(3)]
+    assert dapr_sink_factory().read("4.ogg.data") == backlog
+
+
 def test_truncate_rewrites_the_last_chunk_and_drops_later_ones(dapr_sink_factory, dapr_prefix, bucket_keys):
     sink = dapr_sink_factory()
     for part in (b"aaaa", b"bbbb", b"cccc"):
