@@ -2,6 +2,8 @@
 per flush records and resumes through the unchanged writer. The scenario runs on an in-memory chunked sink and
 on the real Dapr sink (daprd + moto S3 + Redis)."""
 
+import re
+
 import pytest
 
 from pandora_recorder.frames import ReceivedFrame, Speaker
@@ -89,6 +91,15 @@ def test_writer_records_and_resumes_through_a_chunked_memory_sink():
 @pytest.mark.timeout(60)
 def test_writer_records_and_resumes_through_the_dapr_sink(dapr_sink_factory, dapr_prefix, bucket_keys):
     resumed = record_then_resume(dapr_sink_factory)
-    data_chunks = [k for k in bucket_keys(f"{dapr_prefix}41/") if ".ogg.data." in k]
-    assert data_chunks[:2] == [f"{dapr_prefix}41/41.ogg.data.000000", f"{dapr_prefix}41/41.ogg.data.000001"]
+    # One set of files: every key in the recording's folder, each file's chunks numbered 0, 1, 2, ... across the
+    # restart (the resumed writer continued the numbering instead of starting over or leaving gaps).
+    numbers: dict[str, list[int]] = {}
+    for key in bucket_keys(dapr_prefix):
+        folder, name, number = re.fullmatch(r"(.*/)(41\.ogg\.[a-z0-9]+)\.(\d{6})", key).groups()
+        assert folder == f"{dapr_prefix}41/"
+        numbers.setdefault(name, []).append(int(number))
+    assert sorted(numbers) == sorted(file_name(41, kind) for kind in ("data", "header1", "header2", "info", "users"))
+    for found in numbers.values():
+        assert found == list(range(len(found)))
+    assert len(numbers[file_name(41, "data")]) >= 2
     assert resumed.location(41) == f"dapr://pandora-objectstore/{dapr_prefix}41/"
