@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         sink, where = open_storage(args.storage, args.out)
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError) as error:
         log.error("storage unavailable", storage=args.storage, error=str(error))
         return 1
     recording_id = args.id if args.id is not None else _fresh_id(sink)

@@ -10,7 +10,7 @@ from dapr.clients import DaprClient
 from pandora_recorder.sinks.chunked import DEFAULT_MAX_BUFFER, ChunkedObjectSink
 from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE
 from pandora_recorder.sinks.dapr_state import DaprResumeStore
-from pandora_recorder.sinks.objects import DaprBindingObjects
+from pandora_recorder.sinks.objects import binding_objects
 
 
 class DaprSink(ChunkedObjectSink):
@@ -27,10 +27,10 @@ class DaprSink(ChunkedObjectSink):
         *,
         max_buffer: int = DEFAULT_MAX_BUFFER,
     ) -> None:
-        super().__init__(DaprBindingObjects(client, binding), prefix, max_buffer=max_buffer)
+        super().__init__(binding_objects(client, binding), prefix, max_buffer=max_buffer)
         self.client = client
         self.binding = binding
-        self.resume = DaprResumeStore(client, state_store)
+        self.resume = DaprResumeStore(client, state_store, location=f"{binding}/{prefix}")
         self._claimed: set[int] = set()
 
     def location(self, recording_id: int) -> str:

@@ -28,16 +28,20 @@ class ResumeConflict(RuntimeError):
     """Another recorder took over this recording id; this one must stop writing."""
 
 
-def resume_key(recording_id: int) -> str:
-    return f"pandora-resume-{recording_id}"
+def resume_key(location: str, recording_id: int) -> str:
+    """One key per recording location: the same id under another binding or prefix is another recording."""
+    return f"pandora-resume|{location}{recording_id}"
 
 
 class DaprResumeStore:
     """Implements `ResumeStore` on a Dapr state store (default component `pandora-statestore`)."""
 
-    def __init__(self, client: DaprClient, store: str = DEFAULT_STATE_STORE, *, owner: str | None = None) -> None:
+    def __init__(
+        self, client: DaprClient, store: str = DEFAULT_STATE_STORE, *, location: str = "", owner: str | None = None
+    ) -> None:
         self.client = client
         self.store = store
+        self.location = location  # e.g. "pandora-recordings/recordings/": where the recordings' files are
         self.owner = owner or uuid.uuid4().hex
         self._etags: dict[int, str] = {}  # recording id -> etag of our last read or write
 
@@ -68,7 +72,7 @@ class DaprResumeStore:
             raise ResumeConflict(f"recording {recording_id} was taken over by recorder {owner}")
 
     def _read(self, recording_id: int, *, remember: bool = True) -> tuple[str | None, dict[str, Any] | None]:
-        state = self.client.get_state(self.store, resume_key(recording_id))
+        state = self.client.get_state(self.store, resume_key(self.location, recording_id))
         if remember and state.etag:
             self._etags[recording_id] = state.etag
         if not state.data:
@@ -80,7 +84,8 @@ class DaprResumeStore:
         body = json.dumps({"owner": self.owner, "record": record}, separators=(",", ":"))
         etag = self._etags.get(recording_id)
         try:
-            self.client.save_state(self.store, resume_key(recording_id), body, etag=etag, options=_GUARDED)
+            key = resume_key(self.location, recording_id)
+            self.client.save_state(self.store, key, body, etag=etag, options=_GUARDED)
         except grpc.RpcError as error:
             # ABORTED: the etag is stale. Without an etag, first-write refuses to overwrite an existing key.
             if error.code() is grpc.StatusCode.ABORTED:

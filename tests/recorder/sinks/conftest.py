@@ -20,8 +20,8 @@ def dapr_sink_factory(dapr_env, dapr_prefix):
     """`make()` opens a new DaprSink (a new recorder process, as far as storage can tell) on the session daprd."""
     opened: list[DaprSink] = []
 
-    def make(**options) -> DaprSink:
-        sink = DaprSink(DaprClient(), OBJECT_STORE, dapr_prefix, STATE_STORE, **options)
+    def make(binding: str = OBJECT_STORE, **options) -> DaprSink:
+        sink = DaprSink(DaprClient(), binding, dapr_prefix, STATE_STORE, **options)
         opened.append(sink)
         return sink
 

@@ -53,7 +53,7 @@ def test_default_render_has_the_object_store_state_store_and_configuration_the_r
     assert "value" not in fields["secretKey"]
     assert "value" not in metadata(state)["redisPassword"]
     allowed = dapr[("Configuration", config.dapr_config, "rec")]["spec"]["api"]["allowed"]
-    assert {api["name"] for api in allowed} == {"state", "bindings"}
+    assert {api["name"] for api in allowed} == {"state", "bindings", "metadata"}
 
 
 def test_component_fields_are_the_ones_the_tests_run_daprd_with():

@@ -9,6 +9,7 @@ import pytest
 from pandora_recorder.frames import ReceivedFrame, Speaker
 from pandora_recorder.raw import RawRecordingWriter, file_name
 from pandora_recorder.raw.ogg import read_pages
+from pandora_testenv.services import LOCAL_OBJECT_STORE, OBJECT_STORE
 
 
 class ChunkedMemorySink:
@@ -89,12 +90,19 @@ def test_writer_records_and_resumes_through_a_chunked_memory_sink():
 
 
 @pytest.mark.timeout(60)
-def test_writer_records_and_resumes_through_the_dapr_sink(dapr_sink_factory, dapr_prefix, bucket_keys):
-    resumed = record_then_resume(dapr_sink_factory)
+@pytest.mark.parametrize("binding", [OBJECT_STORE, LOCAL_OBJECT_STORE])
+def test_writer_records_and_resumes_through_the_dapr_sink(dapr_sink_factory, dapr_prefix, bucket_keys, testenv_dir,
+                                                          binding):
+    resumed = record_then_resume(lambda: dapr_sink_factory(binding))
     # One set of files: every key in the recording's folder, each file's chunks numbered 0, 1, 2, ... across the
     # restart (the resumed writer continued the numbering instead of starting over or leaving gaps).
     numbers: dict[str, list[int]] = {}
-    for key in bucket_keys(dapr_prefix):
+    if binding == OBJECT_STORE:
+        keys = bucket_keys(dapr_prefix)
+    else:  # the session daprd's localstorage root (see pandora_testenv.pytest_plugin.dapr_components)
+        root = testenv_dir / "objects"
+        keys = sorted(str(path.relative_to(root)) for path in (root / dapr_prefix).rglob("*") if path.is_file())
+    for key in keys:
         folder, name, number = re.fullmatch(r"(.*/)(41\.ogg\.[a-z0-9]+)\.(\d{6})", key).groups()
         assert folder == f"{dapr_prefix}41/"
         numbers.setdefault(name, []).append(int(number))
@@ -102,4 +110,4 @@ def test_writer_records_and_resumes_through_the_dapr_sink(dapr_sink_factory, dap
     for found in numbers.values():
         assert found == list(range(len(found)))
     assert len(numbers[file_name(41, "data")]) >= 2
-    assert resumed.location(41) == f"dapr://pandora-objectstore/{dapr_prefix}41/"
+    assert resumed.location(41) == f"dapr://{binding}/{dapr_prefix}41/"
