@@ -83,3 +83,51 @@ def test_values_choose_bucket_endpoint_binding_and_namespaces(tmp_path):
 
 def test_components_can_be_left_to_the_cluster_admin(tmp_path):
     assert dapr_docs(helm_template(tmp_path, "dapr.components=false")) == {}
+
+
+@pytest.mark.timeout(90)
+def test_a_daprd_with_the_charts_configuration_serves_the_recorder_and_nothing_else(
+    tmp_path, testenv_dir, dapr_components, bucket_keys, monkeypatch
+):
+    """The Configuration as rendered, loaded by a real daprd (`--config`, as the injector does): the Dapr sink
+    works through it, while APIs the recorder does not use are refused."""
+    from dapr.clients import DaprClient
+
+    from pandora_recorder.sinks.dapr import DaprSink
+    from pandora_testenv.processes import start_listening, stop
+    from pandora_testenv.services import OBJECT_STORE, _healthz
+
+    if missing_binaries(["daprd"]):
+        pytest.skip("daprd is not built: run `.venv/bin/pandora-testenv build`")
+    (configuration,) = [doc for doc in helm_template(tmp_path) if doc["kind"] == "Configuration"]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(configuration))
+    home = tmp_path / "home"
+    home.mkdir()
+    # pandora_testenv.services.start_daprd takes no --config; these are its arguments plus that one.
+    process, (http, grpc_port, *_) = start_listening(
+        "daprd-configured",
+        lambda ports: [str(binary_path("daprd")), "--mode=standalone", "--app-id=pandora-recorder",
+                       f"--dapr-http-port={ports[0]}", f"--dapr-grpc-port={ports[1]}",
+                       f"--dapr-internal-grpc-port={ports[2]}", f"--metrics-port={ports[3]}",
+                       "--dapr-listen-addresses=127.0.0.1", f"--resources-path={dapr_components}",
+                       "--placement-host-address=", "--scheduler-host-address=", f"--config={config_file}"],
+        4, lambda ports: _healthz(ports[0]), testenv_dir, 60, env={"HOME": str(home)}, cwd=home,
+        tie_to_parent=True,
+    )
+    try:
+        monkeypatch.delenv("DAPR_HTTP_ENDPOINT", raising=False)
+        monkeypatch.delenv("DAPR_GRPC_ENDPOINT", raising=False)
+        monkeypatch.setenv("DAPR_HTTP_PORT", str(http))
+        monkeypatch.setenv("DAPR_GRPC_PORT", str(grpc_port))
+        sink = DaprSink(DaprClient(), OBJECT_STORE, f"{tmp_path.name}/")
+        sink.append("3.ogg.data", b"abc")
+        sink.flush()
+        sink.save_resume(3, {"dataSize": 3})
+        assert sink.read("3.ogg.data") == b"abc" and sink.load_resume(3) == {"dataSize": 3}
+        assert bucket_keys(f"{tmp_path.name}/") == [f"{tmp_path.name}/3/3.ogg.data.000000"]  # uploaded
+        with pytest.raises(Exception, match="UNIMPLEMENTED"):  # daprd: "requested endpoint is not available"
+            sink.client.publish_event("pandora-pubsub", "recordings", b"{}")
+        sink.close()
+    finally:
+        stop(process)
