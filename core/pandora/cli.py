@@ -24,6 +24,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "record": Command("pandora_recorder.commands.record", "record one voice channel into raw multi-track files"),
     "cook": Command("pandora_recorder.commands.cook", "turn a raw recording into per-speaker audio files"),
+    "fetch": Command("pandora_recorder.commands.fetch", "join a recording's object-store chunks into raw files"),
     "demo": Command("pandora_recorder.commands.demo", "record three simulated speakers offline and cook them"),
     "operator": Command("pandora_operator.commands.operator", "run the Kubernetes operator for Recordings"),
     "sim": Command("pandora_simulator.commands", "run the local Discord simulator"),
