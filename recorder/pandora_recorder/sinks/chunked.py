@@ -170,6 +170,11 @@ class ChunkedObjectSink:
                 if recording_folder(self.prefix, name) == folder:
                     file.chunks = []
 
+    def buffered_bytes(self) -> int:
+        """Bytes appended but not yet uploaded."""
+        with self._lock:
+            return self._buffered()
+
     # -- inside the lock -------------------------------------------------------------------------------------
 
     def _buffered(self) -> int:

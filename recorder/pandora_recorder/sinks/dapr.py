@@ -7,10 +7,13 @@ from typing import Any
 
 from dapr.clients import DaprClient
 
+from pandora.logging import get_logger
 from pandora_recorder.sinks.chunked import DEFAULT_MAX_BUFFER, ChunkedObjectSink
 from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE
-from pandora_recorder.sinks.dapr_state import DaprResumeStore
+from pandora_recorder.sinks.dapr_state import DaprResumeStore, ResumeConflict
 from pandora_recorder.sinks.objects import binding_objects
+
+log = get_logger(__name__)
 
 
 class DaprSink(ChunkedObjectSink):
@@ -56,6 +59,9 @@ class DaprSink(ChunkedObjectSink):
     def close(self) -> None:
         try:
             super().close()
+        except ResumeConflict as conflict:  # the other recorder owns the files now: leave them alone
+            log.error("recording taken over by another recorder; its last bytes from here are not uploaded",
+                      error=str(conflict), unsent=self.buffered_bytes())
         finally:
             self.client.close()
 

@@ -108,7 +108,7 @@ def test_a_full_buffer_drops_audio_loudly_but_keeps_the_metadata_files(dapr_sink
     assert sink.read("5.ogg.data") == b"12" and sink.read("5.ogg.users") == b'"0":{}\n'
 
 
-def test_a_second_recorder_taking_over_stops_the_first(dapr_sink_factory, dapr_prefix, bucket_keys):
+def test_a_second_recorder_taking_over_stops_the_first(dapr_sink_factory, dapr_prefix, bucket_keys, capsys):
     first = dapr_sink_factory()
     first.append("6.ogg.data", b"first")
     first.flush()
@@ -120,11 +120,13 @@ def test_a_second_recorder_taking_over_stops_the_first(dapr_sink_factory, dapr_p
         first.flush()  # the first recorder learns before uploading anything more
     with pytest.raises(ResumeConflict):
         first.save_resume(6, {"dataSize": 9})  # and its stale etag cannot overwrite the record
+    first.close()  # no upload, no exception: `pandora record` ends normally and says why in the log
     second.append("6.ogg.data", b"second")
     second.flush()
     second.save_resume(6, {"dataSize": 11})
     assert bucket_keys(f"{dapr_prefix}6/") == [f"{dapr_prefix}6/6.ogg.data.000000", f"{dapr_prefix}6/6.ogg.data.000001"]
     assert dapr_sink_factory().read("6.ogg.data") == b"firstsecond"
+    assert "recording taken over by another recorder" in capsys.readouterr().out
 
 
 def test_two_recorders_claiming_at_once_one_loses(dapr_env):
