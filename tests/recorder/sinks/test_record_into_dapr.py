@@ -33,39 +33,29 @@ def joined_chunks(s3_server, prefix: str) -> dict[str, bytes]:
     return {name: b"".join(body for _, body in sorted(parts)) for name, parts in chunks.items()}
 
 
-@pytest.mark.timeout(60)
-async def test_recorder_writes_two_speakers_into_dapr_chunks(dapr_sink_factory, dapr_prefix, s3_server, tmp_path):
-    sink = dapr_sink_factory()
-    async with simulated_scene() as scene:
-        alice, bob = scene.guild.add_member("alice"), scene.guild.add_member("bob")
-        await alice.join_voice(scene.voice)
-        await bob.join_voice(scene.voice)
-        env = scene.sim.connection_env(scene.bot)
-        sessions = []
-        task = asyncio.create_task(record(
-            env["PANDORA_TOKEN"], sink,
-            SessionOptions(guild_id=scene.guild.id, channel_id=scene.voice.id, recording_id=RECORDING_ID),
-            connection=DiscordConnection.from_env(env), on_session=sessions.append, handle_signals=False,
-        ))
-        await wait_for(lambda: task.done() or (sessions and sessions[0].state is SessionState.RECORDING),
-                       timeout=10, what="the recorder to join voice")
-        await scene.voice.wait_dave_settled()
-        await alice.speak(seconds=0.8)
-        await bob.speak(seconds=0.8)
-        await alice.speak(seconds=0.4)
-        sessions[0].request_stop()
-        await asyncio.wait_for(task, 20)
+async def record_while(scene, sink, action) -> None:
+    """`pandora record`'s code path (minus signal handlers) into `sink` while `action()` runs; then stop."""
+    env = scene.sim.connection_env(scene.bot)
+    sessions = []
+    task = asyncio.create_task(record(
+        env["PANDORA_TOKEN"], sink,
+        SessionOptions(guild_id=scene.guild.id, channel_id=scene.voice.id, recording_id=RECORDING_ID),
+        connection=DiscordConnection.from_env(env), on_session=sessions.append, handle_signals=False,
+    ))
+    await wait_for(lambda: task.done() or (sessions and sessions[0].state is SessionState.RECORDING),
+                   timeout=10, what="the recorder to join voice")
+    await scene.voice.wait_dave_settled()
+    await action()
+    sessions[0].request_stop()
+    await asyncio.wait_for(task, 20)
     sink.close()
 
-    files = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")
-    assert sorted(files) == sorted(file_name(RECORDING_ID, kind)
-                                   for kind in ("header1", "header2", "users", "data", "info"))
+
+def assert_valid_raw_recording(files: dict[str, bytes]) -> None:
+    """Nothing torn, every page CRC right (zlib CRC-32 with the field zeroed), each track's sequence 2, 3, ..."""
     data = files[file_name(RECORDING_ID, "data")]
-    assert len(data) > 0 and dapr_sink_factory().read(file_name(RECORDING_ID, "data")) == data
-    # Byte-valid pages: nothing torn, every CRC (zlib CRC-32 over the page with the field zeroed) right, and
-    # each track's sequence continuous from 2.
     pages = list(read_pages(data))
-    assert sum(page.size for page in pages) == len(data)
+    assert sum(page.size for page in pages) == len(data) > 0
     sequences: dict[int, list[int]] = defaultdict(list)
     for page in pages:
         raw = bytearray(data[page.offset : page.offset + page.size])
@@ -77,6 +67,28 @@ async def test_recorder_writes_two_speakers_into_dapr_chunks(dapr_sink_factory, 
         assert sequence == list(range(2, 2 + len(sequence)))
     for kind in ("header1", "header2"):
         assert sorted(page.serial for page in read_pages(files[file_name(RECORDING_ID, kind)])) == [1, 2]
+
+
+@pytest.mark.timeout(60)
+async def test_recorder_writes_two_speakers_into_dapr_chunks(dapr_sink_factory, dapr_prefix, s3_server, tmp_path):
+    async with simulated_scene() as scene:
+        alice, bob = scene.guild.add_member("alice"), scene.guild.add_member("bob")
+        await alice.join_voice(scene.voice)
+        await bob.join_voice(scene.voice)
+
+        async def talk():
+            await alice.speak(seconds=0.8)
+            await bob.speak(seconds=0.8)
+            await alice.speak(seconds=0.4)
+
+        await record_while(scene, dapr_sink_factory(), talk)
+
+    files = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")
+    assert sorted(files) == sorted(file_name(RECORDING_ID, kind)
+                                   for kind in ("header1", "header2", "users", "data", "info"))
+    data = files[file_name(RECORDING_ID, "data")]
+    assert dapr_sink_factory().read(file_name(RECORDING_ID, "data")) == data
+    assert_valid_raw_recording(files)
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
     tracks = recorded_tracks(tmp_path, RECORDING_ID)
@@ -86,3 +98,40 @@ async def test_recorder_writes_two_speakers_into_dapr_chunks(dapr_sink_factory, 
     data_chunks = s3_server.client().list_objects(
         Bucket=s3_server.bucket, Prefix=f"{dapr_prefix}{RECORDING_ID}/{file_name(RECORDING_ID, 'data')}.")
     assert len(data_chunks["Contents"]) >= 3
+
+
+@pytest.mark.timeout(90)
+async def test_a_restarted_recorder_continues_the_same_files_chunks_and_sequences(dapr_sink_factory, dapr_prefix,
+                                                                                   s3_server, tmp_path):
+    async with simulated_scene() as scene:
+        alice, bob = scene.guild.add_member("alice"), scene.guild.add_member("bob")
+        await alice.join_voice(scene.voice)
+        await bob.join_voice(scene.voice)
+        await record_while(scene, dapr_sink_factory(), lambda: alice.speak(seconds=0.6))
+        before = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")
+
+        async def talk_again():
+            await bob.speak(seconds=0.6)
+            await alice.speak(seconds=0.4)
+
+        # The pod's replacement: a new process (fresh sink, same id) resumes from the bucket and the state store.
+        await record_while(scene, dapr_sink_factory(), talk_again)
+
+    files = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")
+    assert_valid_raw_recording(files)
+    for kind in ("info", "header1"):  # alice's track-1 pages and the metadata of the first run are kept as they were
+        name = file_name(RECORDING_ID, kind)
+        assert files[name].startswith(before[name])
+    assert files[file_name(RECORDING_ID, "data")].startswith(before[file_name(RECORDING_ID, "data")])
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for item in s3_server.client().list_objects(Bucket=s3_server.bucket, Prefix=dapr_prefix)["Contents"]:
+        folder, name, number = re.fullmatch(r"(.*/)([^/]+)\.(\d{6,})", item["Key"]).groups()
+        assert folder == f"{dapr_prefix}{RECORDING_ID}/"
+        numbers[name].append(int(number))
+    for found in numbers.values():
+        assert sorted(found) == list(range(len(found)))
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    tracks = recorded_tracks(tmp_path, RECORDING_ID)
+    assert tracks[alice.id] == alice.sent_frames  # both runs' frames, in order, in one track
+    assert tracks[bob.id] == bob.sent_frames
