@@ -73,14 +73,24 @@ class DaprResumeStore:
 
     def _read(self, recording_id: int, *, remember: bool = True) -> tuple[str | None, dict[str, Any] | None]:
         state = self.client.get_state(self.store, resume_key(self.location, recording_id))
-        if remember and state.etag:
-            self._etags[recording_id] = state.etag
+        if remember:
+            if state.etag:
+                self._etags[recording_id] = state.etag
+            else:
+                self._etags.pop(recording_id, None)
         if not state.data:
             return None, None
         value = json.loads(state.data)
         return value.get("owner"), value.get("record")
 
-    def _write(self, recording_id: int, record: dict[str, Any] | None, *, claiming_from: str | None = None) -> None:
+    def _write(
+        self,
+        recording_id: int,
+        record: dict[str, Any] | None,
+        *,
+        claiming_from: str | None = None,
+        retry: bool = True,
+    ) -> None:
         body = json.dumps({"owner": self.owner, "record": record}, separators=(",", ":"))
         etag = self._etags.get(recording_id)
         try:
@@ -88,16 +98,18 @@ class DaprResumeStore:
             self.client.save_state(self.store, key, body, etag=etag, options=_GUARDED)
         except grpc.RpcError as error:
             # ABORTED: the etag is stale. Without an etag, first-write refuses to overwrite an existing key.
-            if error.code() is grpc.StatusCode.ABORTED:
-                raise ResumeConflict(f"recording {recording_id}: another recorder saved its resume record") from error
-            if etag is None:
-                owner, _ = self._read(recording_id)  # ours (a save whose reply was lost) or another recorder's
+            stale = error.code() is grpc.StatusCode.ABORTED
+            if stale or etag is None:
+                owner, _ = self._read(recording_id)
                 if owner is not None and owner != self.owner:
                     raise ResumeConflict(f"recording {recording_id} belongs to recorder {owner}") from error
+                if retry:  # the record is still ours: an earlier save of ours went through but its reply was lost
+                    self._write(recording_id, record, claiming_from=claiming_from, retry=False)
+                    return
             raise
         owner, _ = self._read(recording_id)  # learn the new etag (the SDK's save does not return it)
         if owner != self.owner:
             raise ResumeConflict(f"recording {recording_id} was taken over by recorder {owner}")
         if claiming_from is not None and claiming_from != self.owner:
-            log.warning("resume record claimed from another recorder", recording_id=recording_id,
-                        previous_owner=claiming_from)
+            log.info("resume record taken over from the previous recorder", recording_id=recording_id,
+                     previous_owner=claiming_from)

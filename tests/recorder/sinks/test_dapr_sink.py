@@ -142,3 +142,18 @@ def test_two_recorders_claiming_at_once_one_loses(dapr_env):
         with pytest.raises(ResumeConflict):  # ...and only the first write wins
             b.save_resume(recording_id, {"dataSize": 3})
         assert DaprResumeStore(client).load_resume(recording_id) == {"dataSize": 2}
+
+
+def test_a_save_whose_reply_was_lost_is_not_mistaken_for_a_takeover(dapr_env):
+    from pandora_recorder.sinks.dapr_state import DaprResumeStore
+
+    with DaprClient() as client:
+        recording_id = uuid.uuid4().int % 10**9
+        store = DaprResumeStore(client)
+        store.save_resume(recording_id, {"dataSize": 1})
+        stale = dict(store._etags)
+        store.save_resume(recording_id, {"dataSize": 2})
+        store._etags = stale  # as if the second save's reply (and so its new etag) had never arrived
+        store.save_resume(recording_id, {"dataSize": 3})
+        store.ensure_owner(recording_id)
+        assert DaprResumeStore(client).load_resume(recording_id) == {"dataSize": 3}
