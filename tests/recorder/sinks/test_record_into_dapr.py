@@ -4,8 +4,10 @@ bucket, joined, are a valid raw recording whose tracks hold exactly what each sp
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import struct
+import sys
 import zlib
 from collections import defaultdict
 
@@ -18,6 +20,7 @@ from pandora_recorder.raw.format import file_name
 from pandora_recorder.raw.ogg import read_pages
 from pandora_recorder.voice import SessionOptions, SessionState
 from pandora_simulator.testing import wait_for
+from pandora_testenv.services import OBJECT_STORE
 
 RECORDING_ID = 731_000_042
 
@@ -51,7 +54,7 @@ async def record_while(scene, sink, action) -> None:
     sink.close()
 
 
-def assert_valid_raw_recording(files: dict[str, bytes]) -> None:
+def assert_valid_raw_recording(files: dict[str, bytes], tracks: int = 2) -> None:
     """Nothing torn, every page CRC right (zlib CRC-32 with the field zeroed), each track's sequence 2, 3, ..."""
     data = files[file_name(RECORDING_ID, "data")]
     pages = list(read_pages(data))
@@ -62,11 +65,12 @@ def assert_valid_raw_recording(files: dict[str, bytes]) -> None:
         struct.pack_into("<I", raw, 22, 0)
         assert zlib.crc32(raw) == page.crc
         sequences[page.serial].append(page.sequence)
-    assert sorted(sequences) == [1, 2]
+    assert sorted(sequences) == list(range(1, tracks + 1))
     for sequence in sequences.values():
         assert sequence == list(range(2, 2 + len(sequence)))
     for kind in ("header1", "header2"):
-        assert sorted(page.serial for page in read_pages(files[file_name(RECORDING_ID, kind)])) == [1, 2]
+        assert sorted(page.serial for page in read_pages(files[file_name(RECORDING_ID, kind)])) == list(
+            range(1, tracks + 1))
 
 
 @pytest.mark.timeout(60)
@@ -135,3 +139,32 @@ async def test_a_restarted_recorder_continues_the_same_files_chunks_and_sequence
     tracks = recorded_tracks(tmp_path, RECORDING_ID)
     assert tracks[alice.id] == alice.sent_frames  # both runs' frames, in order, in one track
     assert tracks[bob.id] == bob.sent_frames
+
+
+@pytest.mark.timeout(90)
+async def test_pandora_record_in_a_pod_environment_records_into_dapr(dapr_env, dapr_prefix, s3_server, tmp_path):
+    """The command itself, as the operator runs it: the environment names the binding and prefix, a sidecar
+    answers, so `--storage auto` picks Dapr, logs where it writes, and leaves the working directory empty."""
+    async with simulated_scene() as scene:
+        alice = scene.guild.add_member("alice")
+        await alice.join_voice(scene.voice)
+        env = {**os.environ, **scene.sim.connection_env(scene.bot), "PANDORA_STORAGE_BINDING": OBJECT_STORE,
+               "PANDORA_STORAGE_PREFIX": dapr_prefix}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pandora.cli", "record", "--guild", str(scene.guild.id),
+            "--channel", str(scene.voice.id), "--id", str(RECORDING_ID), "--max-duration", "3",
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        await wait_for(lambda: scene.guild.voice_channel_of(scene.bot.id) == scene.voice.id, timeout=20,
+                       what="the recorder to join voice")
+        await scene.voice.wait_dave_settled()
+        await alice.speak(seconds=0.6)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    output = stdout.decode() + stderr.decode()
+    assert process.returncode == 0, output
+    assert stdout.decode().splitlines()[0] == str(RECORDING_ID)
+    location = f"dapr://{OBJECT_STORE}/{dapr_prefix}{RECORDING_ID}/"
+    assert "recording storage" in output and "storage=DaprSink" in output and location in output
+    assert list(tmp_path.iterdir()) == []  # nothing local: the pod's root filesystem is read-only
+    files = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")
+    assert_valid_raw_recording(files, tracks=1)
