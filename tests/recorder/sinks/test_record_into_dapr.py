@@ -16,6 +16,7 @@ from recorder_testkit import recorded_tracks, simulated_scene
 
 from pandora.discord_connection import DiscordConnection
 from pandora_recorder.commands.record import record
+from pandora_recorder.cook import cook_recording
 from pandora_recorder.raw.format import file_name
 from pandora_recorder.raw.ogg import read_pages
 from pandora_recorder.voice import SessionOptions, SessionState
@@ -102,6 +103,10 @@ async def test_recorder_writes_two_speakers_into_dapr_chunks(dapr_sink_factory, 
     data_chunks = s3_server.client().list_objects(
         Bucket=s3_server.bucket, Prefix=f"{dapr_prefix}{RECORDING_ID}/{file_name(RECORDING_ID, 'data')}.")
     assert len(data_chunks["Contents"]) >= 3
+    # The cook tools take any Sink: cooking straight from the object store gives one audio file per speaker.
+    cooked = cook_recording(dapr_sink_factory(), RECORDING_ID, tmp_path / "cooked", audio_format="wav")
+    assert sorted(cooked.tracks) == [1, 2]
+    assert all(path.stat().st_size > 48_000 for path in cooked.tracks.values())  # > 0.25 s of 48 kHz audio
 
 
 @pytest.mark.timeout(90)
