@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     print(f"recording {recording_id} stopped ({reason.value}); files in {where(recording_id)}", file=sys.stderr)
-    return 1 if reason is StopReason.CONNECT_FAILED else 0
+    # A non-zero exit makes the operator start a new recorder pod, which resumes the same recording id.
+    return 1 if reason in (StopReason.CONNECT_FAILED, StopReason.STORAGE_FAILED) else 0
 
 
 def open_storage(choice: str, out: Path) -> tuple[Sink, Callable[[int], str]]:

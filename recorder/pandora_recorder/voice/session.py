@@ -144,7 +144,7 @@ class RecorderSession:
         log.info("recording", recording_id=self.writer.recording_id, guild=guild.id, channel=channel.id,
                  mode=voice.mode, resumed=self.writer.resumed)
         await self._watch(channel)
-        await self._shutdown()
+        await self._shutdown(failed=self.stop_reason is StopReason.STORAGE_FAILED)
         return self.stop_reason or StopReason.REQUESTED
 
     def _resolve_channel(self) -> tuple[discord.Guild, discord.VoiceChannel | discord.StageChannel]:
@@ -169,6 +169,9 @@ class RecorderSession:
                 await asyncio.wait_for(self._stop.wait(), TICK)
             voice.pipeline.release_due()
             now = self._clock()
+            if self.writer is not None and self.writer.error is not None:
+                log.error("the recording cannot be written any more", error=repr(self.writer.error))
+                self.request_stop(StopReason.STORAGE_FAILED)
             if self.options.max_duration is not None and now - started >= self.options.max_duration:
                 self.request_stop(StopReason.MAX_DURATION)
             if self.options.empty_timeout is not None:
@@ -205,7 +208,11 @@ class RecorderSession:
                 voice.stop_listening()
                 voice.pipeline.flush()
             if self.writer is not None:
-                await asyncio.to_thread(self.writer.close)
+                try:
+                    await asyncio.to_thread(self.writer.close)
+                except RuntimeError:  # still leave voice and restore the nickname; what reached the sink stays
+                    log.exception("the recording could not be written completely")
+                    failed = True
             await self._report_final()
             self._move(SessionState.LEAVING)
             if voice is not None and voice.is_connected():

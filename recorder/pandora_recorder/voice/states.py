@@ -22,6 +22,7 @@ class StopReason(Enum):
     VOICE_LOST = "voice_lost"
     REQUESTED = "requested"
     CONNECT_FAILED = "connect_failed"
+    STORAGE_FAILED = "storage_failed"  # the writer could not keep writing (sink failure, recording taken over)
 
 
 ALLOWED = {

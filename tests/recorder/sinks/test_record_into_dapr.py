@@ -173,3 +173,42 @@ async def test_pandora_record_in_a_pod_environment_records_into_dapr(dapr_env, d
     assert list(tmp_path.iterdir()) == []  # nothing local: the pod's root filesystem is read-only
     files = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")
     assert_valid_raw_recording(files, tracks=1)
+
+
+@pytest.mark.timeout(90)
+async def test_a_recorder_whose_recording_is_taken_over_stops_cleanly(dapr_sink_factory, dapr_prefix, s3_server):
+    """Two recorders must never interleave one recording: when another one resumes the same id, this one stops
+    with a storage failure (so its pod exits non-zero), still leaves voice and restores its nickname, and what
+    it had uploaded stays in the bucket."""
+    from pandora_recorder.raw import RawRecordingWriter
+    from pandora_recorder.voice import StopReason
+
+    async with simulated_scene() as scene:
+        alice = scene.guild.add_member("alice")
+        await alice.join_voice(scene.voice)
+        env = scene.sim.connection_env(scene.bot)
+        sessions = []
+        task = asyncio.create_task(record(
+            env["PANDORA_TOKEN"], dapr_sink_factory(),
+            SessionOptions(guild_id=scene.guild.id, channel_id=scene.voice.id, recording_id=RECORDING_ID),
+            connection=DiscordConnection.from_env(env), on_session=sessions.append, handle_signals=False,
+        ))
+        await wait_for(lambda: sessions and sessions[0].state is SessionState.RECORDING, timeout=10,
+                       what="the recorder to join voice")
+        await scene.voice.wait_dave_settled()
+        await alice.speak(seconds=0.6)
+        await asyncio.sleep(0.6)  # a flush interval: alice's frames are in the bucket
+        uploaded = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")[file_name(RECORDING_ID, "data")]
+
+        other = await asyncio.to_thread(RawRecordingWriter, dapr_sink_factory(), sessions[0].speaker_of,
+                                        recording_id=RECORDING_ID)
+        await alice.speak(seconds=0.4)
+        reason = await asyncio.wait_for(task, 20)
+        await asyncio.to_thread(other.close)
+        assert reason is StopReason.STORAGE_FAILED
+        assert sessions[0].state is SessionState.FAILED
+        assert scene.guild.voice_channel_of(scene.bot.id) is None
+        assert scene.guild.bot_nickname(scene.bot) is None
+    files = joined_chunks(s3_server, f"{dapr_prefix}{RECORDING_ID}/")
+    assert files[file_name(RECORDING_ID, "data")].startswith(uploaded)
+    assert_valid_raw_recording(files, tracks=1)
