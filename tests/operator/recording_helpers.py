@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
 from pandora_testenv.cluster import KubeCluster
+from pandora_testenv.polling import wait_for
 
 T = TypeVar("T")
 
@@ -80,18 +79,6 @@ def events(cluster: KubeCluster, namespace: str, name: str | None = None) -> lis
 
 def event_reasons(cluster: KubeCluster, namespace: str, name: str) -> list[str]:
     return [e["reason"] for e in events(cluster, namespace, name) if e["involvedObject"].get("kind") == "Recording"]
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.3) -> T:
-    """Poll until ``probe`` returns something truthy; fail with ``what`` and the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
 
 
 def wait_phase(cluster: KubeCluster, namespace: str, name: str, phase: str, timeout: float = 30.0):

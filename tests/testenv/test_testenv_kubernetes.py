@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pandora_testenv.cluster import EXIT_CODE_ANNOTATION, TERMINATION_DELAY_ANNOTATION, KubeCluster
+from pandora_testenv.polling import wait_for
 
 CRD = textwrap.dedent(
     """
@@ -55,16 +56,6 @@ def widget(name: str, size: int) -> str:
     return json.dumps(
         {"apiVersion": "smoke.pandora.dev/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"size": size}}
     )
-
-
-def wait_for(check, timeout: float = 30, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s: {check.__doc__ or check}")
 
 
 def ok(result) -> str:
@@ -196,10 +187,9 @@ def test_child_is_garbage_collected_when_owner_is_deleted(kube_cluster, namespac
     ok(kube_cluster.kubectl("-n", namespace, "delete", "configmap", "owner"))
 
     def child_gone() -> bool:
-        """the child ConfigMap is garbage-collected"""
         return "NotFound" in kube_cluster.kubectl("-n", namespace, "get", "configmap", "child").stderr
 
-    wait_for(child_gone, timeout=60)
+    wait_for("the child ConfigMap to be garbage-collected", child_gone, timeout=60)
 
 
 def test_namespace_deletion_completes(kube_cluster):
