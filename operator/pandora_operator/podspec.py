@@ -48,7 +48,10 @@ def recorder_labels(recording: str, attempt: int, spec: RecordingSpec, bot: str)
 
 
 def recorder_args(spec: RecordingSpec, recording_id: str) -> list[str]:
-    args = ["record", "--guild", spec.guild_id, "--channel", spec.voice_channel_id, "--id", recording_id]
+    # Dapr storage explicitly: a pod whose sidecar is missing must fail (and be retried), not fall back to its
+    # ephemeral filesystem.
+    args = ["record", "--guild", spec.guild_id, "--channel", spec.voice_channel_id, "--id", recording_id,
+            "--storage", "dapr"]
     if spec.max_duration:
         args += ["--max-duration", str(spec.max_duration)]
     if spec.text_channel_id:

@@ -76,7 +76,7 @@ def test_create_runs_a_locked_down_dapr_pod_and_stop_completes_with_location(
     assert recording_id.isdigit()
     assert container["args"] == [
         "record", "--guild", "100000000000000001", "--channel", channel_id(1), "--id", recording_id,
-        "--max-duration", "3600",
+        "--storage", "dapr", "--max-duration", "3600",
     ]
     assert status["pod"] == "standup-rec-0"
     assert status["bot"] == "alpha"
