@@ -6,8 +6,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -109,26 +109,27 @@ class KubeCluster:
             env=env,
         )
 
-    @asynccontextmanager
-    async def api_client(self) -> AsyncIterator[Any]:
-        """A kubernetes_asyncio ApiClient logged in as the cluster admin."""
-        from kubernetes_asyncio import client, config
+    @contextmanager
+    def api_client(self) -> Iterator[Any]:
+        """An ApiClient of the official `kubernetes` client, logged in as the cluster admin."""
+        from kubernetes import client, config
 
         configuration = client.Configuration()
-        await config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
-        async with client.ApiClient(configuration) as api:
+        config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
+        with client.ApiClient(configuration) as api:
             yield api
 
 
-def docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
-def kind_available() -> bool:
+def kind_unavailable_reason() -> str | None:
+    """Why the kind backend cannot run here, or None when it can (pytest-kind drives kind, which needs Docker)."""
     try:
         import pytest_kind  # noqa: F401
     except ImportError:
-        return False
-    return docker_available()
+        return "pytest-kind is not installed"
+    if shutil.which("docker") is None:
+        return "kind needs a Docker engine and there is no `docker` command"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+    if info.returncode != 0:
+        reason = (info.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"kind needs a Docker engine and `docker info` failed: {reason}"
+    return None

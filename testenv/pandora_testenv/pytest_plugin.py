@@ -2,6 +2,7 @@
 
 Cluster backend, first that applies: PANDORA_TEST_KUBECONFIG (any cluster), kind through pytest-kind where Docker
 runs, else the local control plane built by `pandora-testenv build` (tests skip, saying so, when it is not built).
+PANDORA_TEST_BACKEND=kind|local picks one of the last two explicitly (kind then skips, saying why, without Docker).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pandora_testenv.cache import missing_binaries
-from pandora_testenv.cluster import KUBECONFIG_ENV, KubeCluster, kind_available
+from pandora_testenv.cluster import KUBECONFIG_ENV, KubeCluster, kind_unavailable_reason
 from pandora_testenv.controlplane import CONTROL_PLANE_BINARIES, down, up
 from pandora_testenv.processes import stop
 from pandora_testenv.services import (
@@ -28,6 +29,7 @@ from pandora_testenv.services import (
     start_s3,
 )
 
+BACKEND_ENV = "PANDORA_TEST_BACKEND"
 CLUSTER_FIXTURES = {"kube_cluster", "namespace"}
 DAPR_FIXTURES = {"daprd", "daprd_factory", "dapr_env"}
 
@@ -49,15 +51,14 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
     if named:
         yield KubeCluster(Path(named), "kubeconfig")
         return
-    if kind_available():
-        from pytest_kind import KindCluster
-
-        kind = KindCluster("pandora-tests")
-        kind.create()
-        try:
-            yield KubeCluster(Path(kind.kubeconfig_path), "kind")
-        finally:
-            kind.delete()
+    backend = os.environ.get(BACKEND_ENV, "")
+    if backend not in ("", "kind", "local"):
+        raise pytest.UsageError(f"{BACKEND_ENV}={backend!r}: use kind or local")
+    kind_reason = kind_unavailable_reason() if backend != "local" else "not chosen"
+    if backend == "kind" and kind_reason:
+        pytest.skip(f"{BACKEND_ENV}=kind: {kind_reason}")
+    if kind_reason is None:
+        yield from kind_cluster()
         return
     missing = missing_binaries(CONTROL_PLANE_BINARIES)
     if missing:
@@ -71,6 +72,18 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
         yield KubeCluster(plane.kubeconfig, "local", plane)
     finally:
         down(directory)
+
+
+def kind_cluster() -> Iterator[KubeCluster]:
+    """A kind cluster made and removed by pytest-kind (which fetches its own kind binary)."""
+    from pytest_kind import KindCluster
+
+    kind = KindCluster("pandora-tests")
+    kind.create()
+    try:
+        yield KubeCluster(Path(kind.kubeconfig_path), "kind")
+    finally:
+        kind.delete()
 
 
 def _namespace_name(node_name: str) -> str:

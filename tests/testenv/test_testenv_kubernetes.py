@@ -216,19 +216,19 @@ def test_termination_delay_annotation_keeps_deleted_pod_terminating(kube_cluster
     assert time.monotonic() - requested >= 2.5
 
 
-async def test_api_client_sees_resource_version_conflicts(kube_cluster, namespace):
-    from kubernetes_asyncio import client
-    from kubernetes_asyncio.client.exceptions import ApiException
+def test_api_client_sees_resource_version_conflicts(kube_cluster, namespace):
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
-    async with kube_cluster.api_client() as api:
+    with kube_cluster.api_client() as api:
         core = client.CoreV1Api(api)
-        created = await core.create_namespaced_config_map(
+        created = core.create_namespaced_config_map(
             namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="state"), data={"n": "0"})
         )
         first = client.V1ConfigMap(metadata=created.metadata, data={"n": "1"})
-        await core.replace_namespaced_config_map("state", namespace, first)
+        core.replace_namespaced_config_map("state", namespace, first)
         stale = client.V1ConfigMap(metadata=created.metadata, data={"n": "2"})
         with pytest.raises(ApiException) as conflict:
-            await core.replace_namespaced_config_map("state", namespace, stale)
+            core.replace_namespaced_config_map("state", namespace, stale)
         assert conflict.value.status == 409
-        assert (await core.read_namespaced_config_map("state", namespace)).data == {"n": "1"}
+        assert core.read_namespaced_config_map("state", namespace).data == {"n": "1"}
