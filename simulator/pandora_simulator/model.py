@@ -1,22 +1,30 @@
-"""The simulated Discord world: users, bots, guilds, channels, memberships and voice states.
+"""The simulated world's objects: users, bots, guilds, channels, members, voice states and interactions.
 
-Plain data plus the JSON shapes Discord sends for them. Behaviour (joining voice, speaking, sending messages) lives
-in :mod:`pandora_simulator.members` and the servers; this module only knows what things look like.
+Data plus the scenario methods tests call on them (``guild.add_member``, ``alice.join_voice``, ``voice.faults``).
+A scenario method hands its work to one of the small interfaces at the end of this module (:class:`GuildEvents`,
+:class:`MemberActions`, :class:`CallControls`); :class:`~pandora_simulator.simulator.DiscordSimulator` wires them
+to the rule modules and servers, so nothing here knows the simulator. The JSON Discord sends for these objects is
+in :mod:`pandora_simulator.shapes`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import random
 import secrets
+from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from pandora_simulator.audio import tone_for
 from pandora_simulator.ids import new_snowflake, snowflake_time_iso
+from pandora_simulator.records import InteractionResponse
 
 if TYPE_CHECKING:
+    from pandora_simulator.audio import ToneEncoder
+    from pandora_simulator.dave import SimulatedDaveMember
     from pandora_simulator.faults import FaultPlan
-    from pandora_simulator.members import SimMember
-    from pandora_simulator.simulator import DiscordSimulator
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
 VIEW_CHANNEL = 1 << 10
@@ -51,18 +59,6 @@ class SimUser:
     def user_id(self) -> int:
         return self.id
 
-    def payload(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "username": self.name,
-            "discriminator": "0",
-            "global_name": self.global_name,
-            "avatar": None,
-            "bot": self.bot,
-            "public_flags": 0,
-            "flags": 0,
-        }
-
 
 @dataclass(eq=False)
 class SimBot(SimUser):
@@ -71,27 +67,6 @@ class SimBot(SimUser):
     token: str = ""
     application_id: int = 0
     commands: list[dict[str, Any]] = field(default_factory=list)
-
-    def client_user_payload(self) -> dict[str, Any]:
-        return {**self.payload(), "verified": True, "mfa_enabled": False, "email": None, "locale": "en-US"}
-
-    def application_payload(self, owner: SimUser) -> dict[str, Any]:
-        return {
-            "id": str(self.application_id),
-            "name": self.name,
-            "icon": None,
-            "description": "",
-            "summary": "",
-            "type": None,
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "verify_key": "0" * 64,
-            "owner": owner.payload(),
-            "team": None,
-            "flags": 0,
-            "rpc_origins": [],
-            "bot": self.payload(),
-        }
 
 
 def new_bot(name: str) -> SimBot:
@@ -110,51 +85,16 @@ class Membership:
     joined_at: str
     nick: str | None = None
 
-    def payload(self, *, with_user: bool = True) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "nick": self.nick,
-            "avatar": None,
-            "roles": [],
-            "joined_at": self.joined_at,
-            "premium_since": None,
-            "deaf": False,
-            "mute": False,
-            "flags": 0,
-            "pending": False,
-            "communication_disabled_until": None,
-        }
-        if with_user:
-            data["user"] = self.user.payload()
-        return data
-
 
 @dataclass(eq=False)
 class VoiceState:
-    """Where a user is in voice, as Discord reports it in VOICE_STATE_UPDATE."""
+    """Where a user is in voice, as Discord reports it in VOICE_STATE_UPDATE (``session_id``: the owner's session)."""
 
     user_id: int
     channel_id: int | None
     session_id: str
     self_mute: bool = False
     self_deaf: bool = False
-
-    def payload(self, guild: SimGuild) -> dict[str, Any]:
-        membership = guild.memberships.get(self.user_id)
-        return {
-            "guild_id": str(guild.id),
-            "channel_id": None if self.channel_id is None else str(self.channel_id),
-            "user_id": str(self.user_id),
-            "member": membership.payload() if membership else None,
-            "session_id": self.session_id,
-            "deaf": False,
-            "mute": False,
-            "self_deaf": self.self_deaf,
-            "self_mute": self.self_mute,
-            "self_video": False,
-            "self_stream": False,
-            "suppress": False,
-            "request_to_speak_timestamp": None,
-        }
 
 
 @dataclass(eq=False)
@@ -174,50 +114,26 @@ class SimChannel:
     def is_voice(self) -> bool:
         return self.type == VOICE_CHANNEL
 
-    def payload(self) -> dict[str, Any]:
-        overwrites = [
-            {"id": str(user.id), "type": 1, "allow": "0", "deny": str(self.bot_denied)}
-            for user in self.guild.bots
-            if self.bot_denied
-        ]
-        data: dict[str, Any] = {
-            "id": str(self.id),
-            "type": self.type,
-            "guild_id": str(self.guild.id),
-            "name": self.name,
-            "position": self.position,
-            "permission_overwrites": overwrites,
-            "parent_id": None,
-            "nsfw": False,
-            "flags": 0,
-        }
-        if self.is_voice:
-            data.update({"bitrate": 64000, "user_limit": 0, "rtc_region": None, "last_message_id": None})
-        else:
-            data.update({"topic": None, "last_message_id": None, "rate_limit_per_user": 0})
-        return data
-
     def bot_may(self, permission: int) -> bool:
         return (self.guild.bot_permissions & ~self.bot_denied & permission) == permission
 
-    # Conveniences that route to the simulator (kept here so scenarios read naturally: ``voice.faults = ...``).
+    # DAVE faults and waits of this channel's call (kept here so scenarios read naturally).
     async def force_dave_epoch_change(self) -> None:
         """Re-key the channel's DAVE group: every participant gets a new epoch (re-adds one member)."""
-        await self.guild.simulator.voice.force_dave_epoch_change(self.id)
+        await self.guild.links.calls.force_dave_epoch_change(self.id)
 
     async def send_forged_dave_proposal(self, member: SimMember) -> None:
         """Fault: send ``member`` an MLS proposal signed with a key that is not the external sender's."""
-        room = self.guild.simulator.voice.room(self.id)
-        await self.guild.simulator.voice.dave.send_forged_proposal(room, member.id)
+        await self.guild.links.calls.send_forged_dave_proposal(self.id, member.id)
 
     def corrupt_next_dave_commit(self, user_id: int) -> None:
         """Fault: the next MLS commit or welcome this channel's voice server sends ``user_id`` (a real client)
         arrives with one bit flipped; the client must report op 31 and get re-added."""
-        self.guild.simulator.voice.dave.corrupt_next.add(user_id)
+        self.guild.links.calls.corrupt_next_dave_commit(user_id)
 
     async def wait_dave_settled(self, timeout: float = 10.0) -> None:
         """Wait until every participant of this voice channel is in the same DAVE epoch with nothing pending."""
-        await self.guild.simulator.voice.wait_dave_settled(self.id, timeout)
+        await self.guild.links.calls.wait_dave_settled(self.id, timeout)
 
 
 @dataclass(eq=False)
@@ -227,7 +143,7 @@ class SimGuild:
     id: int
     name: str
     owner_id: int
-    simulator: DiscordSimulator
+    links: SceneLinks
     channels: dict[int, SimChannel] = field(default_factory=dict)
     memberships: dict[int, Membership] = field(default_factory=dict)
     voice_states: dict[int, VoiceState] = field(default_factory=dict)
@@ -245,21 +161,16 @@ class SimGuild:
     def _add_channel(self, name: str, kind: int) -> SimChannel:
         channel = SimChannel(id=new_snowflake(), guild=self, name=name, type=kind, position=len(self.channels))
         self.channels[channel.id] = channel
-        self.simulator.channels[channel.id] = channel
-        self.simulator.announce(self, "CHANNEL_CREATE", channel.payload())
+        self.links.events.channel_created(channel)
         return channel
 
     def add_member(self, name: str, *, global_name: str | None = None) -> SimMember:
         """A simulated person in this guild (they can join voice, speak, type, invoke slash commands)."""
-        from pandora_simulator.members import SimMember
-
         user = SimUser(id=new_snowflake(), name=name, global_name=global_name)
         self.memberships[user.id] = Membership(user=user, joined_at=snowflake_time_iso(user.id))
         member = SimMember(user=user, guild=self, index=len(self.members))
         self.members[user.id] = member
-        self.simulator.users[user.id] = user
-        self.simulator.announce(self, "GUILD_MEMBER_ADD", {**self.memberships[user.id].payload(),
-                                                           "guild_id": str(self.id)})
+        self.links.events.member_added(member)
         return member
 
     def add_bot(self, bot: SimBot) -> None:
@@ -275,79 +186,154 @@ class SimGuild:
         state = self.voice_states.get(user_id)
         return state.channel_id if state else None
 
-    def everyone_role(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "name": "@everyone",
-            "color": 0,
-            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-            "hoist": False,
-            "icon": None,
-            "unicode_emoji": None,
-            "position": 0,
-            "permissions": str(self.bot_permissions),
-            "managed": False,
-            "mentionable": False,
-            "flags": 0,
-        }
 
-    def payload(self) -> dict[str, Any]:
-        """The REST guild object (GET /guilds/{id})."""
-        return {
-            "id": str(self.id),
-            "name": self.name,
-            "icon": None,
-            "splash": None,
-            "discovery_splash": None,
-            "banner": None,
-            "description": None,
-            "owner_id": str(self.owner_id),
-            "afk_channel_id": None,
-            "afk_timeout": 300,
-            "verification_level": 0,
-            "default_message_notifications": 0,
-            "explicit_content_filter": 0,
-            "roles": [self.everyone_role()],
-            "emojis": [],
-            "stickers": [],
-            "features": [],
-            "mfa_level": 0,
-            "application_id": None,
-            "system_channel_id": None,
-            "system_channel_flags": 0,
-            "rules_channel_id": None,
-            "public_updates_channel_id": None,
-            "safety_alerts_channel_id": None,
-            "vanity_url_code": None,
-            "premium_tier": 0,
-            "premium_subscription_count": 0,
-            "preferred_locale": "en-US",
-            "nsfw_level": 0,
-            "premium_progress_bar_enabled": False,
-            "max_members": 500000,
-            "max_video_channel_users": 25,
-        }
+@dataclass(eq=False)
+class SimMember:
+    """A simulated person in a guild. ``index`` (order of creation) picks the tone: 300 Hz, 400 Hz, 500 Hz, ..."""
 
-    def create_payload(self, bot: SimBot) -> dict[str, Any]:
-        """GUILD_CREATE: everything a client caches, with member_count == len(members) so nobody chunks."""
-        members = [membership.payload() for membership in self.memberships.values()]
-        joined = self.memberships[bot.id].joined_at if bot.id in self.memberships else snowflake_time_iso(self.id)
-        return {
-            **self.payload(),
-            "joined_at": joined,
-            "large": False,
-            "unavailable": False,
-            "member_count": len(members),
-            "members": members,
-            "channels": [channel.payload() for channel in self.channels.values()],
-            "threads": [],
-            "presences": [],
-            "voice_states": [
-                {k: v for k, v in state.payload(self).items() if k not in ("guild_id", "member")}
-                for state in self.voice_states.values()
-                if state.channel_id is not None
-            ],
-            "stage_instances": [],
-            "guild_scheduled_events": [],
-            "soundboard_sounds": [],
-        }
+    user: SimUser
+    guild: SimGuild
+    index: int
+    received_audio: dict[int, list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    undecryptable: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    sent_frames: list[bytes] = field(default_factory=list)
+    channel: SimChannel | None = None
+    dave: SimulatedDaveMember | None = None  # while in a DAVE call (set by the voice server)
+    encoder: ToneEncoder | None = None  # made on the first speak(), so a member who never speaks needs no libopus
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(f"member:{self.guild.name}:{self.index}")
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def tone_hz(self) -> float:
+        return tone_for(self.index)
+
+    @property
+    def dave_session(self) -> Any:
+        """The member's ``davey.DaveSession`` while in a DAVE call (None otherwise)."""
+        return self.dave.session if self.dave is not None else None
+
+    async def join_voice(self, channel: SimChannel) -> None:
+        await self.guild.links.members.join_voice(self, channel)
+
+    async def move_voice(self, channel: SimChannel) -> None:
+        await self.guild.links.members.join_voice(self, channel)
+
+    async def leave_voice(self) -> None:
+        await self.guild.links.members.leave_voice(self)
+
+    async def speak(self, seconds: float = 1.0, *, realtime: bool = True, silence_frames: int = 0) -> list[bytes]:
+        """Send ``seconds`` of this member's tone as 20 ms Opus frames; returns the plaintext frames sent.
+
+        ``realtime`` paces frames every 20 ms as a real client does; otherwise they go out back to back (with a
+        yield every few frames). ``silence_frames`` appends that many ``F8 FF FE`` frames, as clients do when they
+        stop talking. Waits for the member's DAVE session first when the call uses DAVE.
+        """
+        return await self.guild.links.members.speak(self, seconds, realtime=realtime, silence_frames=silence_frames)
+
+    def encrypt_frame(self, frame: bytes) -> bytes:
+        if self.dave is not None and self.dave.ready:
+            return bytes(self.dave.encrypt_opus(frame))
+        return frame  # alone in the call, or mid re-key: what a client without keys sends
+
+    def receive_frame(self, sender_id: int, payload: bytes) -> None:
+        """A frame another participant sent (DAVE layer intact): decrypt it the way a real client would."""
+        if self.dave is None or self.dave.session is None:
+            self.received_audio[sender_id].append(payload)
+            return
+        try:
+            plain = self.dave.decrypt(sender_id, payload)
+        except (ValueError, RuntimeError):
+            self.undecryptable[sender_id] += 1
+            return
+        self.received_audio[sender_id].append(bytes(plain))
+
+    async def send_message(self, channel: SimChannel, content: str) -> dict[str, Any]:
+        """Post a message as this member; bots in the guild get MESSAGE_CREATE."""
+        if channel.guild is not self.guild:
+            raise ValueError(f"{channel.name} is not in {self.guild.name}")
+        return await self.guild.links.members.send_message(self, channel, content)
+
+    async def invoke_slash_command(
+        self, bot: SimBot, name: str, options: dict[str, Any] | None = None, *, channel: SimChannel
+    ) -> SimInteraction:
+        """Invoke ``/name`` of ``bot`` in ``channel``; await ``.wait_response()`` on the result for the answer."""
+        return await self.guild.links.members.invoke_slash_command(self, bot, name, options or {}, channel)
+
+
+@dataclass(eq=False)
+class SimInteraction:
+    """An interaction the simulator sent to a bot; await :meth:`wait_response` for the bot's first answer."""
+
+    id: int
+    token: str
+    bot: SimBot
+    user: SimUser
+    channel: SimChannel
+    command: str
+    options: dict[str, Any]
+    responded: bool = False
+    original_message_id: int | None = None
+    responses: list[InteractionResponse] = field(default_factory=list)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_response(self, timeout: float = 10.0) -> InteractionResponse:
+        await asyncio.wait_for(self.answered.wait(), timeout)
+        return self.responses[0]
+
+
+# --- what scenario methods ask of the running simulator ----------------------------------------------------------
+
+
+class GuildEvents(Protocol):
+    """Changes made through the scenario API that connected bots must hear about."""
+
+    def channel_created(self, channel: SimChannel) -> None: ...
+
+    def member_added(self, member: SimMember) -> None: ...
+
+
+class MemberActions(Protocol):
+    """What a simulated member does in the world: voice, speech, messages, slash commands."""
+
+    async def join_voice(self, member: SimMember, channel: SimChannel) -> None: ...
+
+    async def leave_voice(self, member: SimMember) -> None: ...
+
+    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
+                    ) -> list[bytes]: ...
+
+    async def send_message(self, member: SimMember, channel: SimChannel, content: str) -> dict[str, Any]: ...
+
+    async def invoke_slash_command(self, member: SimMember, bot: SimBot, name: str, options: dict[str, Any],
+                                   channel: SimChannel) -> SimInteraction: ...
+
+
+class CallControls(Protocol):
+    """DAVE faults and waits on a voice channel's call."""
+
+    async def force_dave_epoch_change(self, channel_id: int) -> None: ...
+
+    async def send_forged_dave_proposal(self, channel_id: int, user_id: int) -> None: ...
+
+    def corrupt_next_dave_commit(self, user_id: int) -> None: ...
+
+    async def wait_dave_settled(self, channel_id: int, timeout: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class SceneLinks:
+    """How a guild's objects reach the running simulator (given to :class:`SimGuild` by the facade)."""
+
+    events: GuildEvents
+    members: MemberActions
+    calls: CallControls

@@ -7,41 +7,27 @@ response goes through :func:`json_response`.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
+from pandora_simulator import shapes
+from pandora_simulator.errors import DiscordError, missing_access, missing_permissions, not_found
+from pandora_simulator.guild_changes import GuildChanges
 from pandora_simulator.ids import new_snowflake
+from pandora_simulator.interactions import Interactions
 from pandora_simulator.logs import log
+from pandora_simulator.messages import Messages
 from pandora_simulator.model import CHANGE_NICKNAME, SEND_MESSAGES, VIEW_CHANNEL, SimBot, SimChannel, SimGuild
-
-if TYPE_CHECKING:
-    from pandora_simulator.simulator import DiscordSimulator
+from pandora_simulator.world import World
 
 API_PREFIX = r"/api/v{version:\d+}"
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})
-
-
-class DiscordError(Exception):
-    """Raised inside handlers; becomes Discord's ``{"message", "code"}`` error body."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def not_found(kind: str, code: int) -> DiscordError:
-    return DiscordError(404, code, f"Unknown {kind}")
-
-
-MISSING_ACCESS = DiscordError(403, 50001, "Missing Access")
-
-
-def missing_permissions() -> DiscordError:
-    return DiscordError(403, 50013, "Missing Permissions")
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        headers={"Content-Type": "application/json", **(headers or {})})
 
 
 async def read_body(request: web.Request) -> Any:
@@ -57,10 +43,15 @@ async def read_body(request: web.Request) -> Any:
 
 
 class RestApi:
-    """Route table and handlers; state lives on the simulator."""
+    """Route table and handlers: authentication and lookups here, the rules in ``messages``/``interactions``."""
 
-    def __init__(self, simulator: DiscordSimulator) -> None:
-        self.sim = simulator
+    def __init__(self, world: World, messages: Messages, interactions: Interactions, guild_changes: GuildChanges,
+                 *, gateway_url: Callable[[], str]) -> None:
+        self.world = world
+        self.messages = messages
+        self.interactions = interactions
+        self.guild_changes = guild_changes
+        self.gateway_url = gateway_url
 
     def routes(self) -> list[web.RouteDef]:
         p = API_PREFIX
@@ -115,29 +106,29 @@ class RestApi:
 
     def bot_of(self, request: web.Request) -> SimBot:
         header = request.headers.get("Authorization", "")
-        bot = self.sim.bots_by_token.get(header.removeprefix("Bot ").strip()) if header.startswith("Bot ") else None
+        bot = self.world.bot_by_token(header) if header.startswith("Bot ") else None
         if bot is None:
             raise DiscordError(401, 0, "401: Unauthorized")
         return bot
 
     def guild_for(self, bot: SimBot, guild_id: str) -> SimGuild:
-        guild = self.sim.guilds.get(int(guild_id)) if guild_id.isdigit() else None
+        guild = self.world.guild(int(guild_id)) if guild_id.isdigit() else None
         if guild is None:
             raise not_found("Guild", 10004)
         if bot not in guild.bots:
-            raise MISSING_ACCESS
+            raise missing_access()
         return guild
 
     def channel_for(self, bot: SimBot, channel_id: str) -> SimChannel:
-        channel = self.sim.channels.get(int(channel_id)) if channel_id.isdigit() else None
+        channel = self.world.channel(int(channel_id)) if channel_id.isdigit() else None
         if channel is None:
             raise not_found("Channel", 10003)
         if bot not in channel.guild.bots or not channel.bot_may(VIEW_CHANNEL):
-            raise MISSING_ACCESS
+            raise missing_access()
         return channel
 
     def app_bot(self, app_id: str) -> SimBot:
-        bot = next((b for b in self.sim.bots_by_token.values() if str(b.application_id) == app_id), None)
+        bot = self.world.bot_by_application(app_id)
         if bot is None:
             raise not_found("Application", 10002)
         return bot
@@ -145,46 +136,44 @@ class RestApi:
     # --- identity -------------------------------------------------------------------------------------------
 
     async def get_me(self, request: web.Request) -> web.Response:
-        return json_response(self.bot_of(request).client_user_payload())
+        return json_response(shapes.client_user(self.bot_of(request)))
 
     async def get_my_guilds(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         return json_response([
             {"id": str(g.id), "name": g.name, "icon": None, "owner": False, "permissions": str(g.bot_permissions),
              "features": [], "banner": None}
-            for g in self.sim.guilds_of(bot)
+            for g in self.world.guilds_of(bot)
         ])
 
     async def get_user(self, request: web.Request) -> web.Response:
         self.bot_of(request)
-        user = self.sim.users.get(int(request.match_info["user_id"]))
+        user = self.world.user(int(request.match_info["user_id"]))
         if user is None:
             raise not_found("User", 10013)
-        return json_response(user.payload())
+        return json_response(shapes.user(user))
 
     async def get_application(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
-        return json_response(bot.application_payload(self.sim.owner))
+        return json_response(shapes.application(bot, self.world.owner))
 
     async def get_gateway(self, request: web.Request) -> web.Response:
-        return json_response({"url": self.sim.gateway_url})
+        return json_response({"url": self.gateway_url()})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         self.bot_of(request)
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return json_response({"url": self.sim.gateway_url, "shards": 1, "session_start_limit": limit})
+        return json_response({"url": self.gateway_url(), "shards": 1, "session_start_limit": limit})
 
     # --- application commands -------------------------------------------------------------------------------
 
     def _command_scope(self, request: web.Request) -> tuple[SimBot, list[dict[str, Any]]]:
         bot = self.bot_of(request)
         if request.match_info["app_id"] != str(bot.application_id):
-            raise MISSING_ACCESS
+            raise missing_access()
         guild_id = request.match_info.get("guild_id")
-        if guild_id is None:
-            return bot, bot.commands
-        guild = self.guild_for(bot, guild_id)
-        return bot, self.sim.guild_commands.setdefault((bot.id, guild.id), [])
+        guild = None if guild_id is None else self.guild_for(bot, guild_id)
+        return bot, self.world.commands_of(bot, guild)
 
     def _stored_command(self, bot: SimBot, data: dict[str, Any], guild_id: str | None) -> dict[str, Any]:
         command = {
@@ -219,7 +208,7 @@ class RestApi:
 
     async def interaction_callback(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        result = await self.sim.interactions.callback(
+        result = await self.interactions.callback(
             int(request.match_info["interaction_id"]), request.match_info["token"], body
         )
         if request.query.get("with_response") in ("1", "true", "True"):
@@ -228,40 +217,42 @@ class RestApi:
 
     async def followup(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        message = await self.sim.interactions.followup(request.match_info["app_id"], request.match_info["token"], body)
+        message = await self.interactions.followup(request.match_info["app_id"], request.match_info["token"], body)
         if request.query.get("wait") in ("1", "true", "True"):
             return json_response(message)
         return web.Response(status=204)
 
     async def get_webhook_message(self, request: web.Request) -> web.Response:
-        message = self.sim.interactions.message(
+        message = self.interactions.message(
             request.match_info["app_id"], request.match_info["token"], request.match_info["message_id"]
         )
         return json_response(message)
 
     async def edit_webhook_message(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        message = await self.sim.interactions.edit(
+        message = await self.interactions.edit(
             request.match_info["app_id"], request.match_info["token"], request.match_info["message_id"], body
         )
         return json_response(message)
 
     async def delete_webhook_message(self, request: web.Request) -> web.Response:
-        message = self.sim.interactions.message(
+        message = self.interactions.message(
             request.match_info["app_id"], request.match_info["token"], request.match_info["message_id"]
         )
-        await self.sim.delete_message(int(message["channel_id"]), int(message["id"]))
+        channel = self.world.channel(int(message["channel_id"]))
+        if channel is not None:
+            await self.messages.delete(channel, int(message["id"]))
         return web.Response(status=204)
 
     # --- channels and messages ------------------------------------------------------------------------------
 
     async def get_channel(self, request: web.Request) -> web.Response:
-        return json_response(self.channel_for(self.bot_of(request), request.match_info["channel_id"]).payload())
+        return json_response(shapes.channel(self.channel_for(self.bot_of(request), request.match_info["channel_id"])))
 
     async def get_messages(self, request: web.Request) -> web.Response:
         channel = self.channel_for(self.bot_of(request), request.match_info["channel_id"])
         limit = int(request.query.get("limit", "50"))
-        history = self.sim.channel_messages(channel.id)
+        history = self.world.channel_messages(channel.id)
         return json_response(list(reversed(history))[:limit])
 
     async def create_message(self, request: web.Request) -> web.Response:
@@ -270,12 +261,12 @@ class RestApi:
         if not channel.bot_may(SEND_MESSAGES):
             raise missing_permissions()
         body = await read_body(request)
-        message = await self.sim.bot_creates_message(bot, channel, body)
+        message = await self.messages.bot_creates(bot, channel, body)
         return json_response(message)
 
     def _own_message(self, bot: SimBot, request: web.Request) -> tuple[SimChannel, dict[str, Any]]:
         channel = self.channel_for(bot, request.match_info["channel_id"])
-        message = self.sim.message_store.get(int(request.match_info["message_id"]))
+        message = self.world.message(int(request.match_info["message_id"]))
         if message is None or message["channel_id"] != str(channel.id):
             raise not_found("Message", 10008)
         return channel, message
@@ -290,12 +281,12 @@ class RestApi:
         if message["author"]["id"] != str(bot.id):
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         body = await read_body(request)
-        return json_response(await self.sim.bot_edits_message(bot, message, body))
+        return json_response(await self.messages.bot_edits(bot, message, body))
 
     async def delete_message(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         channel, message = self._own_message(bot, request)
-        await self.sim.delete_message(channel.id, int(message["id"]))
+        await self.messages.delete(channel, int(message["id"]))
         return web.Response(status=204)
 
     async def typing(self, request: web.Request) -> web.Response:
@@ -306,7 +297,7 @@ class RestApi:
 
     async def get_guild(self, request: web.Request) -> web.Response:
         guild = self.guild_for(self.bot_of(request), request.match_info["guild_id"])
-        data = guild.payload()
+        data = shapes.guild(guild)
         if request.query.get("with_counts") in ("1", "true", "True"):
             data["approximate_member_count"] = len(guild.memberships)
             data["approximate_presence_count"] = 0
@@ -314,13 +305,13 @@ class RestApi:
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
         guild = self.guild_for(self.bot_of(request), request.match_info["guild_id"])
-        return json_response([channel.payload() for channel in guild.channels.values()])
+        return json_response([shapes.channel(channel) for channel in guild.channels.values()])
 
     async def list_members(self, request: web.Request) -> web.Response:
         guild = self.guild_for(self.bot_of(request), request.match_info["guild_id"])
         limit = int(request.query.get("limit", "1"))
         after = int(request.query.get("after", "0"))
-        members = [m.payload() for uid, m in sorted(guild.memberships.items()) if uid > after]
+        members = [shapes.member(m) for uid, m in sorted(guild.memberships.items()) if uid > after]
         return json_response(members[:limit])
 
     async def get_member(self, request: web.Request) -> web.Response:
@@ -328,7 +319,7 @@ class RestApi:
         membership = guild.memberships.get(int(request.match_info["user_id"]))
         if membership is None:
             raise not_found("Member", 10007)
-        return json_response(membership.payload())
+        return json_response(shapes.member(membership))
 
     async def change_own_nickname(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
@@ -336,4 +327,4 @@ class RestApi:
         if not guild.bot_permissions & CHANGE_NICKNAME:
             raise missing_permissions()
         body = await read_body(request)
-        return json_response(await self.sim.set_nickname(guild, bot, body.get("nick") or None))
+        return json_response(await self.guild_changes.set_nickname(guild, bot, body.get("nick") or None))

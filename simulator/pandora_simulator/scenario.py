@@ -26,8 +26,7 @@ from typing import Any
 import yaml
 
 from pandora_simulator.logs import log
-from pandora_simulator.members import SimMember
-from pandora_simulator.model import SimBot, SimChannel, SimGuild
+from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimMember
 from pandora_simulator.simulator import DiscordSimulator
 
 

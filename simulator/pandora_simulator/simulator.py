@@ -1,32 +1,73 @@
-"""The local Discord: world state, the three servers (REST + gateway, voice websocket, UDP) and the scenario API."""
+"""The facade: builds the world, the rule modules and the servers, wires them, and offers the scenario API.
+
+Wiring, from the bottom: :class:`~pandora_simulator.world.World` (state and logs) and
+:class:`~pandora_simulator.gateway_sessions.GatewaySessions` (who hears what); the voice server; the rules
+(``voice_states``, ``messages``, ``interactions``, ``guild_changes``); then the gateway and REST, which get the
+rules as callbacks. Guilds get :class:`~pandora_simulator.model.SceneLinks` to the rules, never this object.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from pandora_simulator.gateway import (
-    INTENT_GUILD_MEMBERS,
-    INTENT_GUILD_MESSAGES,
-    INTENT_GUILD_VOICE_STATES,
-    INTENT_GUILDS,
-    INTENT_MESSAGE_CONTENT,
-    GatewayServer,
-    GatewaySession,
-)
+from pandora_simulator.gateway import GatewayServer
+from pandora_simulator.gateway_sessions import GatewaySessions
+from pandora_simulator.guild_changes import GuildChanges
 from pandora_simulator.ids import new_snowflake, snowflake_time_iso
 from pandora_simulator.interactions import Interactions
 from pandora_simulator.logs import log
-from pandora_simulator.members import SimMember
-from pandora_simulator.model import CONNECT, Membership, SimBot, SimChannel, SimGuild, SimUser, VoiceState, new_bot
+from pandora_simulator.messages import Messages
+from pandora_simulator.model import (
+    Membership,
+    SceneLinks,
+    SimBot,
+    SimChannel,
+    SimGuild,
+    SimInteraction,
+    SimMember,
+    new_bot,
+)
+from pandora_simulator.opcodes import GatewayClose, VoiceClose
 from pandora_simulator.records import ClientMessage, InteractionResponse, ReceivedAudio, VoiceStateRequest
 from pandora_simulator.rest import RestApi
+from pandora_simulator.speech import speak
+from pandora_simulator.tasks import BackgroundTasks
 from pandora_simulator.tls import SimulatorCertificates
+from pandora_simulator.voice_gateway import VoiceGateway
 from pandora_simulator.voice_server import VoiceServer
+from pandora_simulator.voice_states import VoiceStates
+from pandora_simulator.world import World
+
+
+@dataclass(frozen=True)
+class _MemberActions:
+    """:class:`~pandora_simulator.model.MemberActions` from the rule modules."""
+
+    voice_states: VoiceStates
+    voice: VoiceServer
+    messages: Messages
+    interactions: Interactions
+
+    async def join_voice(self, member: SimMember, channel: SimChannel) -> None:
+        await self.voice_states.member_joins(member, channel)
+
+    async def leave_voice(self, member: SimMember) -> None:
+        await self.voice_states.member_leaves(member)
+
+    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
+                    ) -> list[bytes]:
+        return await speak(self.voice, member, seconds, realtime=realtime, silence_frames=silence_frames)
+
+    async def send_message(self, member: SimMember, channel: SimChannel, content: str) -> dict[str, Any]:
+        return await self.messages.member_sends(member, channel, content)
+
+    async def invoke_slash_command(self, member: SimMember, bot: SimBot, name: str, options: dict[str, Any],
+                                   channel: SimChannel) -> SimInteraction:
+        return await self.interactions.invoke(member.user, bot, name, options, channel)
 
 
 class DiscordSimulator:
@@ -40,31 +81,33 @@ class DiscordSimulator:
     def __init__(self, host: str = "127.0.0.1", *, port: int = 0, voice_port: int = 0, dave: bool = True) -> None:
         self.host = host
         self._port, self._voice_port = port, voice_port
-        self.dave_enabled = dave
-        self.owner = SimUser(id=new_snowflake(), name="simulator-owner")
-        self.users: dict[int, SimUser] = {self.owner.id: self.owner}
-        self.bots_by_token: dict[str, SimBot] = {}
-        self.guilds: dict[int, SimGuild] = {}
-        self.channels: dict[int, SimChannel] = {}
-        self.guild_commands: dict[tuple[int, int], list[dict[str, Any]]] = {}
-        self.message_store: dict[int, dict[str, Any]] = {}
-        self._history: dict[int, list[int]] = {}
-        # What clients did.
-        self.messages: list[ClientMessage] = []
-        self.interaction_responses: list[InteractionResponse] = []
-        self.voice_state_log: list[VoiceStateRequest] = []
-        self.audio_log: list[ReceivedAudio] = []
-
-        self.gateway = GatewayServer(self)
-        self.voice = VoiceServer(self)
-        self.interactions = Interactions(self)
-        self.rest = RestApi(self)
-        self.certificates: SimulatorCertificates | None = None
-        self._runners: list[web.AppRunner] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
         self.voice_port = 0
         self.started = False
+        self.certificates: SimulatorCertificates | None = None
+        self._runners: list[web.AppRunner] = []
+        self._tasks = BackgroundTasks()
+
+        self.world = World()
+        self.sessions = GatewaySessions()
+        self.voice = VoiceServer(self.world.channel, dave=dave, audio_received=self.world.audio_log.append)
+        self.voice_gateway = VoiceGateway(self.voice)
+        self.voice_states = VoiceStates(self.world, self.sessions, self.voice, lambda: self.voice_endpoint)
+        self.message_rules = Messages(self.world, self.sessions)
+        self.interactions = Interactions(self.world, self.message_rules, self.sessions)
+        self.guild_changes = GuildChanges(self.sessions, self.spawn)
+        self.gateway = GatewayServer(
+            self.world, self.sessions, resume_url=lambda: self.gateway_url,
+            on_voice_state_request=self.voice_states.bot_request, on_session_end=self.voice_states.session_ended,
+            spawn=self.spawn,
+        )
+        self.rest = RestApi(self.world, self.message_rules, self.interactions, self.guild_changes,
+                            gateway_url=lambda: self.gateway_url)
+        self._links = SceneLinks(
+            events=self.guild_changes,
+            members=_MemberActions(self.voice_states, self.voice, self.message_rules, self.interactions),
+            calls=self.voice,
+        )
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -82,7 +125,7 @@ class DiscordSimulator:
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/gateway/", self.gateway.handle)])
         self.port = await self._serve(app, self._port, None)
         voice_app = web.Application()
-        voice_app.add_routes([web.get("/", self.voice.handle)])
+        voice_app.add_routes([web.get("/", self.voice_gateway.handle)])
         self.voice_port = await self._serve(voice_app, self._voice_port, self.certificates.server_context)
         await self.voice.start_udp(self.host)
         self.started = True
@@ -99,9 +142,8 @@ class DiscordSimulator:
 
     async def close(self) -> None:
         await self.voice.close()
-        await self.gateway.close()
-        for task in list(self._tasks):
-            task.cancel()
+        await self.sessions.close_all()
+        self._tasks.cancel_all()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -110,9 +152,11 @@ class DiscordSimulator:
         self.started = False
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Run a dispatch in the background once serving (before that no session could hear it)."""
+        if self.started:
+            self._tasks.spawn(coroutine)
+        else:
+            coroutine.close()
 
     # --- addresses --------------------------------------------------------------------------------------------------
 
@@ -148,263 +192,60 @@ class DiscordSimulator:
 
     def create_bot(self, name: str) -> SimBot:
         bot = new_bot(name)
-        self.bots_by_token[bot.token] = bot
-        self.users[bot.id] = bot
+        self.world.add_bot(bot)
         return bot
 
     def create_guild(self, name: str, bots: list[SimBot] | None = None) -> SimGuild:
-        guild = SimGuild(id=new_snowflake(), name=name, owner_id=self.owner.id, simulator=self)
-        guild.memberships[self.owner.id] = _owner_membership(self.owner)
-        self.guilds[guild.id] = guild
+        owner = self.world.owner
+        guild = SimGuild(id=new_snowflake(), name=name, owner_id=owner.id, links=self._links)
+        guild.memberships[owner.id] = Membership(user=owner, joined_at=snowflake_time_iso(owner.id))
+        self.world.add_guild(guild)
         for bot in bots or []:
             self.add_bot_to_guild(bot, guild)
         return guild
 
     def add_bot_to_guild(self, bot: SimBot, guild: SimGuild) -> None:
         guild.add_bot(bot)
-        if self.started:
-            self.spawn(self.gateway.dispatch_to_bot(bot.id, "GUILD_CREATE", guild.create_payload(bot),
-                                                    INTENT_GUILDS))
+        self.guild_changes.bot_added(bot, guild)
 
-    def announce(self, guild: SimGuild, event: str, data: dict[str, Any]) -> None:
-        """Tell connected bots about a change made through the (synchronous) world-building API."""
-        if self.started:
-            intent = INTENT_GUILD_MEMBERS if event.startswith("GUILD_MEMBER") else INTENT_GUILDS
-            self.spawn(self.dispatch_guild(guild, event, data, intent))
+    # --- faults -------------------------------------------------------------------------------------------------
 
-    def guilds_of(self, bot: SimBot) -> list[SimGuild]:
-        return [guild for guild in self.guilds.values() if bot in guild.bots]
-
-    async def dispatch_guild(self, guild: SimGuild, event: str, data: Any, intent: int | None,
-                             *, about_user: int | None = None) -> None:
-        """Send a guild event to every session of every bot in the guild (own events ignore the intent)."""
-        for bot in guild.bots:
-            for session in self.gateway.sessions_of(bot.id):
-                if session.wants(intent) or bot.id == about_user:
-                    await session.dispatch(event, data)
-
-    # --- voice states -------------------------------------------------------------------------------------------
-
-    async def handle_voice_state_request(self, session: GatewaySession, data: Any) -> None:
-        """Gateway op 4 from a bot: join, move or leave voice."""
-        data = data or {}
-        guild = self.guilds.get(int(data.get("guild_id") or 0))
-        bot = session.bot
-        if guild is None or bot not in guild.bots:
-            return
-        raw_channel = data.get("channel_id")
-        channel_id = int(raw_channel) if raw_channel else None
-        self.voice_state_log.append(VoiceStateRequest(
-            user_id=bot.id, guild_id=guild.id, channel_id=channel_id,
-            self_mute=bool(data.get("self_mute")), self_deaf=bool(data.get("self_deaf")),
-        ))
-        current = guild.voice_states.get(bot.id)
-        if channel_id is None:
-            if current is not None:
-                del guild.voice_states[bot.id]
-                await self.voice.disconnect_user(guild.id, bot.id)
-                left = VoiceState(bot.id, None, current.session_id)
-                await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", left.payload(guild),
-                                          INTENT_GUILD_VOICE_STATES, about_user=bot.id)
-            return
-        channel = self.channels.get(channel_id)
-        if channel is None or channel.guild is not guild or not channel.is_voice or not channel.bot_may(CONNECT):
-            log.info("voice join refused", bot=bot.name, channel=channel_id)
-            return
-        same = current is not None and current.channel_id == channel_id and current.session_id == session.id
-        state = VoiceState(bot.id, channel_id, session.id, bool(data.get("self_mute")), bool(data.get("self_deaf")))
-        guild.voice_states[bot.id] = state
-        token = self.voice.grant(guild.id, bot.id, session.id, channel_id, reuse=same)
-        server_update = {"token": token, "guild_id": str(guild.id), "endpoint": self.voice_endpoint}
-        state_update = state.payload(guild)
-        if same:
-            # A refresh while connected (discord.py does this before a voice RESUME): it only completes its
-            # handshake wait when the server update comes first.
-            await session.dispatch("VOICE_SERVER_UPDATE", server_update)
-            await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", state_update, INTENT_GUILD_VOICE_STATES,
-                                      about_user=bot.id)
-        else:
-            await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", state_update, INTENT_GUILD_VOICE_STATES,
-                                      about_user=bot.id)
-            await session.dispatch("VOICE_SERVER_UPDATE", server_update)
-            if current is not None and current.channel_id != channel_id:
-                # A move: the old voice session ends with 4014; the client connects anew with the new token.
-                await self.voice.disconnect_user(guild.id, bot.id)
-
-    async def forget_gateway_session(self, session: GatewaySession) -> None:
-        """A gateway session expired: Discord then drops the bot's voice states that belonged to it."""
-        for guild in self.guilds_of(session.bot):
-            state = guild.voice_states.get(session.bot.id)
-            if state is not None and state.session_id == session.id:
-                del guild.voice_states[session.bot.id]
-                await self.voice.disconnect_user(guild.id, session.bot.id)
-                gone = VoiceState(session.bot.id, None, session.id)
-                await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", gone.payload(guild), INTENT_GUILD_VOICE_STATES)
-
-    async def member_joins_voice(self, member: SimMember, channel: SimChannel) -> None:
-        if not channel.is_voice or channel.guild is not member.guild:
-            raise ValueError(f"{channel.name} is not a voice channel of {member.guild.name}")
-        if member.channel is channel:
-            return
-        if member.channel is not None:
-            await self.voice.remove_simulated(member, member.channel.id)
-        guild = member.guild
-        state = guild.voice_states.get(member.id) or VoiceState(member.id, None, secrets.token_hex(16))
-        state.channel_id = channel.id
-        guild.voice_states[member.id] = state
-        member.channel = channel
-        await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", state.payload(guild), INTENT_GUILD_VOICE_STATES)
-        member.participant = await self.voice.add_simulated(member, channel.id)
-
-    async def member_leaves_voice(self, member: SimMember) -> None:
-        if member.channel is None:
-            return
-        channel, member.channel = member.channel, None
-        member.participant = None
-        await self.voice.remove_simulated(member, channel.id)
-        guild = member.guild
-        state = guild.voice_states.pop(member.id, None)
-        gone = VoiceState(member.id, None, state.session_id if state else "")
-        await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", gone.payload(guild), INTENT_GUILD_VOICE_STATES)
-
-    async def close_voice_socket(self, user_id: int, code: int = 4015) -> None:
+    async def close_voice_socket(self, user_id: int, code: int = VoiceClose.SERVER_CRASHED) -> None:
         """Fault: the voice server closes this user's voice websocket with ``code``.
 
         4015 keeps the session resumable; 4014 (disconnected) and 4022 (call terminated) also remove the user's
         voice state first, as Discord does when someone is kicked from a channel; other codes make clients
         reconnect from scratch.
         """
-        if code in (4014, 4022):
-            for guild in self.guilds.values():
-                state = guild.voice_states.pop(user_id, None)
-                if state is not None:
-                    gone = VoiceState(user_id, None, state.session_id)
-                    await self.dispatch_guild(guild, "VOICE_STATE_UPDATE", gone.payload(guild),
-                                              INTENT_GUILD_VOICE_STATES, about_user=user_id)
+        if code in (VoiceClose.DISCONNECTED, VoiceClose.CALL_TERMINATED):
+            await self.voice_states.kick(user_id)
         await self.voice.close_voice_socket(user_id, code)
 
-    async def close_gateway_socket(self, bot: SimBot, code: int = 4000) -> None:
+    async def close_gateway_socket(self, bot: SimBot, code: int = GatewayClose.UNKNOWN_ERROR) -> None:
         """Fault: the gateway closes every websocket of this bot with ``code`` (4000 lets clients resume)."""
-        await self.gateway.close_bot_sockets(bot.id, code)
+        await self.sessions.close_sockets_of(bot.id, code)
 
-    # --- messages ----------------------------------------------------------------------------------------------------
+    # --- what clients did --------------------------------------------------------------------------------------
 
-    def new_message_payload(self, channel: SimChannel, author: SimUser, body: dict[str, Any]) -> dict[str, Any]:
-        message_id = new_snowflake()
-        content = str(body.get("content") or "")
-        mentions = [
-            user.payload() for user in self.users.values() if f"<@{user.id}>" in content or f"<@!{user.id}>" in content
-        ]
-        return {
-            "id": str(message_id),
-            "channel_id": str(channel.id),
-            "author": author.payload(),
-            "content": content,
-            "timestamp": snowflake_time_iso(message_id),
-            "edited_timestamp": None,
-            "tts": bool(body.get("tts", False)),
-            "mention_everyone": False,
-            "mentions": mentions,
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": list(body.get("embeds") or []),
-            "pinned": False,
-            "type": 0,
-            "flags": int(body.get("flags") or 0),
-            "components": list(body.get("components") or []),
-            "nonce": body.get("nonce"),
-        }
+    @property
+    def messages(self) -> list[ClientMessage]:
+        """Channel messages bots created or edited over REST."""
+        return self.world.messages
 
-    async def store_message(self, message: dict[str, Any], *, dispatch: bool = True) -> None:
-        message_id, channel_id = int(message["id"]), int(message["channel_id"])
-        self.message_store[message_id] = message
-        self._history.setdefault(channel_id, []).append(message_id)
-        if dispatch:
-            await self._dispatch_message_create(self.channels[channel_id], message)
+    @property
+    def interaction_responses(self) -> list[InteractionResponse]:
+        return self.world.interaction_responses
 
-    async def _dispatch_message_create(self, channel: SimChannel, message: dict[str, Any]) -> None:
-        guild = channel.guild
-        author_id = int(message["author"]["id"])
-        event = {**message, "guild_id": str(guild.id)}
-        if author_id in guild.memberships:
-            event["member"] = guild.memberships[author_id].payload(with_user=False)
-        for bot in guild.bots:
-            for session in self.gateway.sessions_of(bot.id):
-                if not session.wants(INTENT_GUILD_MESSAGES):
-                    continue
-                visible = (session.wants(INTENT_MESSAGE_CONTENT) or author_id == bot.id
-                           or any(m["id"] == str(bot.id) for m in message["mentions"]))
-                payload = event if visible else {**event, "content": "", "embeds": [], "attachments": [],
-                                                 "components": []}
-                await session.dispatch("MESSAGE_CREATE", payload)
+    @property
+    def voice_state_log(self) -> list[VoiceStateRequest]:
+        """Every gateway op 4 a bot sent."""
+        return self.world.voice_state_log
+
+    @property
+    def audio_log(self) -> list[ReceivedAudio]:
+        """Every RTP packet a real client sent, transport-decrypted."""
+        return self.world.audio_log
 
     def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
         """Every message in a channel, oldest first (members', bots' and interaction responses)."""
-        return [self.message_store[i] for i in self._history.get(channel_id, []) if i in self.message_store]
-
-    async def bot_creates_message(self, bot: SimBot, channel: SimChannel, body: dict[str, Any]) -> dict[str, Any]:
-        message = self.new_message_payload(channel, bot, body)
-        reference = body.get("message_reference") or {}
-        referenced = self.message_store.get(int(reference.get("message_id") or 0))
-        if referenced is not None:
-            message.update({
-                "type": 19,  # REPLY
-                "message_reference": {"type": 0, "message_id": referenced["id"], "channel_id": referenced["channel_id"],
-                                      "guild_id": str(channel.guild.id)},
-                "referenced_message": referenced,
-            })
-        await self.store_message(message)
-        self.messages.append(ClientMessage(
-            action="create", message_id=int(message["id"]), channel_id=channel.id, author_id=bot.id,
-            content=message["content"], embeds=message["embeds"], body=body,
-            reply_to=int(referenced["id"]) if referenced is not None else None,
-        ))
-        log.info("bot message", bot=bot.name, channel=channel.name, content=message["content"])
-        return message
-
-    async def update_message(self, message: dict[str, Any], body: dict[str, Any], *, clear_flags: int = 0
-                             ) -> dict[str, Any]:
-        for key in ("content", "embeds", "components"):
-            if key in body and body[key] is not None:
-                message[key] = body[key]
-        message["flags"] = int(message.get("flags") or 0) & ~clear_flags
-        message["edited_timestamp"] = snowflake_time_iso(new_snowflake())
-        channel = self.channels[int(message["channel_id"])]
-        await self.dispatch_guild(channel.guild, "MESSAGE_UPDATE", {**message, "guild_id": str(channel.guild.id)},
-                                  INTENT_GUILD_MESSAGES)
-        return message
-
-    async def bot_edits_message(self, bot: SimBot, message: dict[str, Any], body: dict[str, Any]
-                                ) -> dict[str, Any]:
-        updated = await self.update_message(message, body)
-        self.messages.append(ClientMessage(
-            action="edit", message_id=int(updated["id"]), channel_id=int(updated["channel_id"]), author_id=bot.id,
-            content=updated["content"], embeds=updated["embeds"], body=body,
-        ))
-        return updated
-
-    async def delete_message(self, channel_id: int, message_id: int) -> None:
-        self.message_store.pop(message_id, None)
-        channel = self.channels[channel_id]
-        await self.dispatch_guild(channel.guild, "MESSAGE_DELETE", {
-            "id": str(message_id), "channel_id": str(channel_id), "guild_id": str(channel.guild.id),
-        }, INTENT_GUILD_MESSAGES)
-
-    async def member_sends_message(self, member: SimMember, channel: SimChannel, content: str) -> dict[str, Any]:
-        if channel.guild is not member.guild:
-            raise ValueError(f"{channel.name} is not in {member.guild.name}")
-        message = self.new_message_payload(channel, member.user, {"content": content})
-        await self.store_message(message)
-        return message
-
-    async def set_nickname(self, guild: SimGuild, bot: SimBot, nick: str | None) -> dict[str, Any]:
-        membership = guild.memberships[bot.id]
-        membership.nick = nick
-        payload = membership.payload()
-        await self.dispatch_guild(guild, "GUILD_MEMBER_UPDATE", {**payload, "guild_id": str(guild.id)},
-                                  INTENT_GUILD_MEMBERS, about_user=bot.id)
-        return payload
-
-
-def _owner_membership(owner: SimUser) -> Membership:
-    return Membership(user=owner, joined_at=snowflake_time_iso(owner.id))
+        return self.world.channel_messages(channel_id)

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pandora_simulator.members import SimMember
-from pandora_simulator.model import SimBot, SimChannel, SimGuild
+from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimMember
 from pandora_simulator.simulator import DiscordSimulator
 
 

@@ -6,31 +6,14 @@ import json
 import struct
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from pandora_simulator.faults import FaultInjector
 from pandora_simulator.logs import log
 
-if TYPE_CHECKING:
-    from pandora_simulator.voice_room import VoiceRoom
-
 REPLAY_BUFFER = 500
-
-# Voice opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes#voice).
-IDENTIFY, SELECT_PROTOCOL, READY, HEARTBEAT, SESSION_DESCRIPTION, SPEAKING = 0, 1, 2, 3, 4, 5
-HEARTBEAT_ACK, RESUME, HELLO, RESUMED, CLIENTS_CONNECT, CLIENT_CONNECT, CLIENT_DISCONNECT = 6, 7, 8, 9, 11, 12, 13
-DAVE_PREPARE_TRANSITION, DAVE_EXECUTE_TRANSITION, DAVE_TRANSITION_READY, DAVE_PREPARE_EPOCH = 21, 22, 23, 24
-MLS_EXTERNAL_SENDER, MLS_KEY_PACKAGE, MLS_PROPOSALS, MLS_COMMIT_WELCOME = 25, 26, 27, 28
-MLS_ANNOUNCE_COMMIT_TRANSITION, MLS_WELCOME, MLS_INVALID_COMMIT_WELCOME = 29, 30, 31
-
-# Voice close codes.
-UNKNOWN_OPCODE, DECODE_ERROR, NOT_AUTHENTICATED, AUTHENTICATION_FAILED = 4001, 4002, 4003, 4004
-ALREADY_AUTHENTICATED, SESSION_INVALID, SESSION_TIMEOUT, SERVER_NOT_FOUND = 4005, 4006, 4009, 4011
-UNKNOWN_PROTOCOL, DISCONNECTED, SERVER_CRASHED, UNKNOWN_ENCRYPTION_MODE = 4012, 4014, 4015, 4016
-DAVE_REQUIRED, BAD_REQUEST, RATE_LIMITED, CALL_TERMINATED = 4017, 4020, 4021, 4022
-
 
 @dataclass(eq=False)
 class VoiceConnection:
@@ -56,7 +39,6 @@ class VoiceConnection:
     announced: set[int] = field(default_factory=set)  # sender SSRCs this client has an op 5 for
     announce_scheduled: set[int] = field(default_factory=set)  # sender SSRCs with an op 5 on its way
     injectors: dict[int, FaultInjector] = field(default_factory=dict)
-    room: VoiceRoom | None = None
     closed: bool = False
     resumable_until: float = 0.0
     server_close_code: int | None = None  # the code the server closed the socket with (clients echo others)

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pandora_simulator.dave import DAVE_PROTOCOL_VERSION, DaveChannelGroup, Outgoing, SimulatedDaveMember
 from pandora_simulator.dave.group import TRANSITION_TIMEOUT_SECONDS
 from pandora_simulator.dave.payloads import ANNOUNCE_COMMIT_TRANSITION, BINARY_OPCODES, WELCOME
 from pandora_simulator.logs import log
-
-if TYPE_CHECKING:
-    from pandora_simulator.voice_room import VoiceRoom
-    from pandora_simulator.voice_server import VoiceServer
+from pandora_simulator.opcodes import VoiceOp
+from pandora_simulator.voice_room import VoiceRoom
 
 
 @dataclass(eq=False)
@@ -35,8 +34,8 @@ class DaveCall:
 class DaveCalls:
     """Per-channel DAVE groups of one voice server."""
 
-    def __init__(self, server: VoiceServer) -> None:
-        self.server = server
+    def __init__(self, spawn: Callable[[Coroutine[Any, Any, Any]], None]) -> None:
+        self.spawn = spawn
         self.calls: dict[int, DaveCall] = {}
         self.corrupt_next: set[int] = set()  # users whose next commit or welcome arrives damaged (a fault)
 
@@ -58,11 +57,10 @@ class DaveCalls:
             participant = room.simulated.get(user_id)
             replies: list[tuple[int, int, Any]] = []
             if participant is not None:
-                member = participant.member
-                member.dave = SimulatedDaveMember(user_id, room.channel.id)
+                dave = participant.member.dave = SimulatedDaveMember(user_id, room.channel.id)
                 # A client gets op 4 (creating its session and key package) before the external sender.
-                replies = [(user_id, op, body) for op, body in
-                           member.dave.handle(4, {"dave_protocol_version": DAVE_PROTOCOL_VERSION})]
+                start = {"dave_protocol_version": DAVE_PROTOCOL_VERSION}
+                replies = [(user_id, op, body) for op, body in dave.handle(VoiceOp.SESSION_DESCRIPTION, start)]
             else:
                 connection = room.clients.get(user_id)
                 if connection is None or connection.dave_protocol_version < 1:
@@ -148,7 +146,7 @@ class DaveCalls:
         call.timer_transition = pending
         loop = asyncio.get_running_loop()
         call.timer = loop.call_later(TRANSITION_TIMEOUT_SECONDS,
-                                     lambda: self.server.spawn(self._timeout(call, pending)))
+                                     lambda: self.spawn(self._timeout(call, pending)))
 
     async def _timeout(self, call: DaveCall, transition_id: int) -> None:
         async with call.lock:

@@ -7,19 +7,17 @@ Simulated members are in-process participants: packets to them skip UDP and go s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pandora_simulator.faults import FaultPlan, rtcp_sender_report
 from pandora_simulator.logs import log
+from pandora_simulator.model import SimChannel, SimMember
+from pandora_simulator.opcodes import VoiceOp
 from pandora_simulator.records import ReceivedAudio
 from pandora_simulator.rtp import RtpPacket, encrypt_packet, seal
-from pandora_simulator.voice_connection import CLIENT_DISCONNECT, CLIENTS_CONNECT, SPEAKING, VoiceConnection
-
-if TYPE_CHECKING:
-    from pandora_simulator.members import SimMember
-    from pandora_simulator.model import SimChannel
-    from pandora_simulator.voice_server import VoiceServer
+from pandora_simulator.voice_connection import VoiceConnection
 
 
 @dataclass(eq=False)
@@ -36,10 +34,21 @@ class SimulatedParticipant:
         return self.member.id
 
 
+@dataclass(frozen=True)
+class RoomServices:
+    """What a call needs from its voice server: UDP out, background tasks, and where joins, leaves and audio go."""
+
+    send_datagram: Callable[[bytes, tuple[str, int]], None]
+    spawn: Callable[[Coroutine[Any, Any, Any]], None]
+    participant_joined: Callable[[VoiceRoom, int], Awaitable[None]]  # DAVE: add to the group
+    participant_left: Callable[[VoiceRoom, int], Awaitable[None]]
+    audio_received: Callable[[ReceivedAudio], None]
+
+
 @dataclass(eq=False)
 class VoiceRoom:
     channel: SimChannel
-    server: VoiceServer
+    services: RoomServices
     clients: dict[int, VoiceConnection] = field(default_factory=dict)
     simulated: dict[int, SimulatedParticipant] = field(default_factory=dict)
 
@@ -55,10 +64,9 @@ class VoiceRoom:
 
     async def add_client(self, connection: VoiceConnection) -> None:
         self.clients[connection.user_id] = connection
-        connection.room = self
         others = [uid for uid in self.user_ids if uid != connection.user_id]
         if others:
-            await connection.send(CLIENTS_CONNECT, {"user_ids": [str(uid) for uid in others]})
+            await connection.send(VoiceOp.CLIENTS_CONNECT, {"user_ids": [str(uid) for uid in others]})
         await self._announce_join(connection.user_id)
         log.info("voice client joined", channel=self.channel.name, user=connection.user_id, ssrc=connection.ssrc)
 
@@ -70,19 +78,17 @@ class VoiceRoom:
     async def _announce_join(self, user_id: int) -> None:
         for other in self.clients.values():
             if other.user_id != user_id and other.ready_for_media:
-                await other.send(CLIENTS_CONNECT, {"user_ids": [str(user_id)]})
-        await self.server.dave_member_joined(self, user_id)
+                await other.send(VoiceOp.CLIENTS_CONNECT, {"user_ids": [str(user_id)]})
+        await self.services.participant_joined(self, user_id)
 
     async def remove(self, user_id: int) -> None:
         connection = self.clients.pop(user_id, None)
         participant = self.simulated.pop(user_id, None)
         if connection is None and participant is None:
             return
-        if connection is not None:
-            connection.room = None
         for other in self.clients.values():
-            await other.send(CLIENT_DISCONNECT, {"user_id": str(user_id)})
-        await self.server.dave_member_left(self, user_id)
+            await other.send(VoiceOp.CLIENT_DISCONNECT, {"user_id": str(user_id)})
+        await self.services.participant_left(self, user_id)
         log.info("voice participant left", channel=self.channel.name, user=user_id)
 
     # --- media ----------------------------------------------------------------------------------------------------
@@ -106,11 +112,11 @@ class VoiceRoom:
 
     async def _announce_ssrc(self, receiver: VoiceConnection, user_id: int, ssrc: int, speaking: int = 1) -> None:
         receiver.announced.add(ssrc)
-        await receiver.send(SPEAKING, {"user_id": str(user_id), "ssrc": ssrc, "speaking": speaking})
+        await receiver.send(VoiceOp.SPEAKING, {"user_id": str(user_id), "ssrc": ssrc, "speaking": speaking})
 
     def forward_from_client(self, sender: VoiceConnection, packet: RtpPacket) -> None:
         """SFU path for a packet a real client sent (already transport-decrypted)."""
-        self.server.sim.audio_log.append(ReceivedAudio(
+        self.services.audio_received(ReceivedAudio(
             user_id=sender.user_id, channel_id=self.channel.id, ssrc=packet.ssrc, sequence=packet.sequence,
             timestamp=packet.timestamp, frame=packet.payload,
         ))
@@ -148,9 +154,9 @@ class VoiceRoom:
             receiver.announce_scheduled.add(packet.ssrc)
             announce = self._announce_ssrc(receiver, sender_id, packet.ssrc)
             if plan is not None and plan.early_packets:
-                asyncio.get_running_loop().call_later(plan.early_ms / 1000, self.server.spawn, announce)
+                asyncio.get_running_loop().call_later(plan.early_ms / 1000, self.services.spawn, announce)
             else:
-                self.server.spawn(announce)
+                self.services.spawn(announce)
         if plan is None:
             self._transmit(receiver, packet)
             return
@@ -178,4 +184,4 @@ class VoiceRoom:
 
     def _send_datagram(self, receiver: VoiceConnection, datagram: bytes) -> None:
         if receiver.udp_addr is not None:
-            self.server.send_datagram(datagram, receiver.udp_addr)
+            self.services.send_datagram(datagram, receiver.udp_addr)

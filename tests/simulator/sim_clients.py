@@ -36,7 +36,8 @@ async def running_client(
     await client.login(env["PANDORA_TOKEN"])
     runner = asyncio.create_task(client.connect(reconnect=reconnect))
     try:
-        await wait_for(lambda: all(client.get_guild(g.id) is not None for g in guilds), what="GUILD_CREATE")
+        # READY already caches each guild as unavailable; GUILD_CREATE brings its channels and members
+        await wait_for(lambda: all(_available(client, g.id) for g in guilds), what="GUILD_CREATE")
         yield client
     finally:
         for vc in list(client.voice_clients):
@@ -46,6 +47,11 @@ async def running_client(
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner
+
+
+def _available(client: discord.Client, guild_id: int) -> bool:
+    guild = client.get_guild(guild_id)
+    return guild is not None and not guild.unavailable
 
 
 class TappedVoiceClient(discord.VoiceClient):

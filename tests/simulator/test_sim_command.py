@@ -6,12 +6,13 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sim_clients import TappedVoiceClient, running_client
 
-from pandora_simulator import DiscordSimulator, SimBot, SimGuild
+from pandora_simulator import DiscordSimulator, SimBot
 from pandora_simulator.scenario import Scenario, build
 from pandora_simulator.testing import wait_for
 
@@ -44,8 +45,8 @@ async def test_serve_prints_the_connection_settings_and_members_talk(tmp_path: P
         # a client in this process, configured only from the printed settings, joins and hears alice's tone
         remote = _RemoteSimulator(env)
         bot = SimBot(id=0, name="Pandora", bot=True, token=env["PANDORA_TOKEN"])
-        guild = SimGuild(id=ids["Guild"], name="Guild", owner_id=0, simulator=remote)  # type: ignore[arg-type]
-        async with running_client(remote, bot, [guild]) as client:  # type: ignore[arg-type]
+        guild = _RemoteGuild(id=ids["Guild"])
+        async with running_client(remote, bot, [guild]) as client:  # type: ignore[arg-type,list-item]
             vc = await client.get_channel(ids["General"]).connect(cls=TappedVoiceClient)
             await wait_for(lambda: len(vc.decrypted_frames().get(ids["alice"], [])) >= 10, timeout=10,
                            what="alice talking")
@@ -53,6 +54,13 @@ async def test_serve_prints_the_connection_settings_and_members_talk(tmp_path: P
     finally:
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+@dataclass
+class _RemoteGuild:
+    """What ``running_client`` reads of a guild."""
+
+    id: int
 
 
 class _RemoteSimulator:

@@ -98,7 +98,7 @@ async def test_session_description_carries_key_and_dave_version(sim: DiscordSimu
 
 
 async def test_silent_client_is_closed_with_4009(sim: DiscordSimulator) -> None:
-    sim.voice.heartbeat_timeout = 0.3
+    sim.voice_gateway.heartbeat_timeout = 0.3
     server, identify, world = await _voice_grant(sim)
     async with aiohttp.ClientSession() as session, \
             session.ws_connect(f"wss://{server['endpoint']}/?v=8", ssl=_tls(sim)) as ws:

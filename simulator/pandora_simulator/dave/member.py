@@ -8,6 +8,7 @@ from typing import Any
 import davey
 
 from pandora.logging import get_logger
+from pandora_simulator.opcodes import VoiceOp
 
 from . import payloads
 
@@ -47,7 +48,7 @@ class SimulatedDaveMember:
 
     def handle(self, opcode: int, payload: dict[str, Any] | bytes) -> list[Reply]:
         """Process one gateway message; returns the replies to send."""
-        if opcode == 4 and isinstance(payload, dict):
+        if opcode == VoiceOp.SESSION_DESCRIPTION and isinstance(payload, dict):
             self.protocol_version = int(payload.get("dave_protocol_version", 0))
             return self._start_over()
         if self.session is None:
