@@ -111,7 +111,7 @@ class HookedVoiceClient(discord.VoiceClient):
     """``discord.VoiceClient`` with the voice internals a receiving client needs, under names that say what they do.
 
     Subclasses override ``on_voice_gateway_message``; ``transport_modes`` are the modes discord.py may choose from
-    (it takes the first one the server offers).
+    (it takes the first of the server's modes that is among them).
     """
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,

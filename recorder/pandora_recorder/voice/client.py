@@ -51,12 +51,12 @@ class RecordingVoiceClient(HookedVoiceClient):
         on_speaker_identified: Callable[[int], None] | None = None,
         transport_modes: tuple[str, ...] = SUPPORTED_MODES,
     ) -> None:
-        # discord.py 2.7.1 lists only xchacha among the current modes; Pandora also accepts AES-256-GCM, which
-        # Discord prefers, and nothing deprecated. A narrower choice forces one transport (tests).
         self._pipeline = pipeline
         self._on_speaker_identified = on_speaker_identified
         self._listening = False
         self._rekey = DaveRekey(self)
+        # discord.py 2.7.1 lists only xchacha among the current modes; Pandora also accepts AES-256-GCM, which
+        # Discord prefers, and nothing deprecated. A narrower choice forces one transport (tests).
         super().__init__(client, channel, transport_modes=transport_modes)
 
     # -- voice gateway (event loop) ----------------------------------------------------------------------------
