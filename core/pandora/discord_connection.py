@@ -49,10 +49,8 @@ class DiscordConnection:
         process; Pandora runs one Discord connection target per process.
         """
         import aiohttp
-        import discord.gateway
-        import discord.http
-        import yarl
 
-        discord.http.Route.BASE = self.api_url.rstrip("/")
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        from pandora.discordpy_compat import point_discord_py_at  # imports discord.py: only clients call apply()
+
+        point_discord_py_at(self.api_url, self.gateway_url)
         return {"connector": aiohttp.TCPConnector(ssl=self.ssl_context())}

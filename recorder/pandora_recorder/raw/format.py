@@ -1,4 +1,4 @@
-"""The five files of a raw recording (DESIGN.md §3): names, header packets, users and info JSON."""
+"""The five files of a raw recording as Craig and Pandora write them: names, header packets, users and info JSON."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ _STOP = object()
 
 
 class RawRecordingWriter:
-    """Writes one recording in the raw format (DESIGN.md §3) to a `Sink`.
+    """Writes one recording in the raw format of Craig and Pandora (see `raw.format`) to a `Sink`.
 
     `submit` only enqueues, so the UDP reader thread never waits on encoding or I/O. A writer thread turns frames
     into pages (one track per user, numbered by first packet) and hands them to the sink at least every

@@ -8,17 +8,17 @@ Rules (DAVE protocol 1.1, "Passthrough Mode", "Protocol Frame Check", "Silence P
   failure.
 Recovery: like other DAVE receivers (discord.js voice counts consecutive failures), after ``failure_tolerance``
 consecutive failures with a ready group - or when end-to-end encrypted frames keep arriving for
-``not_ready_timeout`` seconds while we have no group at all - we ask the voice layer to re-key: flag the group as
-broken (op 31) and send a fresh key package, which makes the gateway remove and re-add us and deliver a new
-welcome. A cool-down keeps one broken sender from making us re-key over and over.
+``not_ready_timeout`` seconds while we have no group at all - the decryptor calls the voice connection's
+``on_dave_failure``, which re-keys: flag the group as broken (op 31) and send a fresh key package, which makes the
+gateway remove and re-add us and deliver a new welcome. A cool-down keeps one broken sender from making us re-key
+over and over.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import davey
 
@@ -36,22 +36,46 @@ def is_protocol_frame(frame: bytes) -> bool:
     return frame[-2:] == PROTOCOL_MAGIC
 
 
+class DaveConnection(Protocol):
+    """The voice connection's side of DAVE, as the decryptor sees it. Called on the socket reader thread (and under
+    the pipeline's lock on the event loop): nothing here may block."""
+
+    def davey_session(self) -> Any:
+        """The current ``davey.DaveSession``, or None."""
+        ...
+
+    def dave_version(self) -> int:
+        """0 in a transport-only call."""
+        ...
+
+    def on_dave_failure(self) -> None:
+        """Decryption keeps failing: re-key."""
+        ...
+
+
+class _TransportOnly:
+    """What the decryptor sees until a voice connection is attached: no DAVE in this call."""
+
+    def davey_session(self) -> None:
+        return None
+
+    def dave_version(self) -> int:
+        return 0
+
+    def on_dave_failure(self) -> None:
+        pass
+
+
 class DaveDecryptor:
-    """Decrypts frames with whatever DAVE session the voice connection currently holds."""
+    """Decrypts frames with whatever DAVE session the attached voice connection currently holds."""
 
     def __init__(
         self,
-        session_of: Callable[[], Any],
-        protocol_version_of: Callable[[], int],
-        on_recovery_needed: Callable[[], None] | None = None,
         *,
         failure_tolerance: int = DEFAULT_FAILURE_TOLERANCE,
         recovery_cooldown: float = DEFAULT_RECOVERY_COOLDOWN,
         not_ready_timeout: float = DEFAULT_NOT_READY_TIMEOUT,
     ) -> None:
-        self._session_of = session_of
-        self._protocol_version_of = protocol_version_of
-        self._on_recovery_needed = on_recovery_needed
         self._failure_tolerance = failure_tolerance
         self._recovery_cooldown = recovery_cooldown
         self._not_ready_timeout = not_ready_timeout
@@ -60,6 +84,13 @@ class DaveDecryptor:
         self._last_recovery = -float("inf")
         self.recoveries = 0
         self.failure_kinds: Counter[str] = Counter()  # davey's error messages, for logs and diagnosis
+        self.attach(_TransportOnly())
+
+    def attach(self, connection: DaveConnection) -> None:
+        """Read DAVE state from ``connection`` and tell it when to re-key (bound methods: this is the hot path)."""
+        self._session_of = connection.davey_session
+        self._protocol_version_of = connection.dave_version
+        self._on_failure = connection.on_dave_failure
 
     def decrypt(self, user_id: int, frame: bytes) -> bytes:
         if frame == SILENCE_FRAME:
@@ -106,5 +137,4 @@ class DaveDecryptor:
             return
         self._last_recovery = now
         self.recoveries += 1
-        if self._on_recovery_needed is not None:
-            self._on_recovery_needed()
+        self._on_failure()

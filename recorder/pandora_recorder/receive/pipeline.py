@@ -73,9 +73,6 @@ class ReceivePipeline:
                 except Drop as drop:
                     self.counters[drop.reason] += 1
 
-    def user_of(self, ssrc: int) -> int | None:
-        return self._speakers.user_of(ssrc)
-
     def release_due(self) -> None:
         """Hand over frames that waited out the reorder hold time (call a few times a second)."""
         with self._lock:
@@ -91,10 +88,6 @@ class ReceivePipeline:
         with self._lock:
             self._retry.drop_all()
             self._reorder.release_all()
-
-    def held_before_op5(self) -> int:
-        with self._lock:
-            return self._speakers.pending_count()
 
     # -- socket reader thread --------------------------------------------------------------------------------
 

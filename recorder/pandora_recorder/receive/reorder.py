@@ -71,6 +71,3 @@ class ReorderWindow:
             heap = queue.heap
             while heap:
                 self._emit(heapq.heappop(heap)[2])
-
-    def held(self) -> int:
-        return sum(len(queue.heap) for queue in self._queues.values())

@@ -66,6 +66,3 @@ class RetryQueue(Generic[Held]):
             self._counters[DropReason.DAVE_FAILED] += len(queue)
         self.waiting.clear()
         self.epochs.clear()
-
-    def held(self) -> int:
-        return sum(len(queue) for queue in self.waiting.values())

@@ -33,9 +33,6 @@ class SpeakerMap(Generic[Held]):
         self.users: dict[int, int] = {}  # ssrc -> user id; read on the hot path with .get
         self._pending: OrderedDict[int, list[Held]] = OrderedDict()  # oldest SSRC first
 
-    def user_of(self, ssrc: int) -> int | None:
-        return self.users.get(ssrc)
-
     def hold(self, ssrc: int, item: Held) -> None:
         """Keep a packet of an SSRC nobody has claimed yet; raises ``Drop`` when its buffer is full."""
         held = self._pending.get(ssrc)
@@ -52,6 +49,3 @@ class SpeakerMap(Generic[Held]):
         """Record that ``ssrc`` belongs to ``user_id``; returns the packets held for it, oldest first."""
         self.users[ssrc] = user_id
         return self._pending.pop(ssrc, [])
-
-    def pending_count(self) -> int:
-        return sum(len(held) for held in self._pending.values())

@@ -11,10 +11,10 @@ import ctypes
 from collections.abc import Callable
 from typing import Protocol
 
-import nacl._sodium
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pandora.discordpy_compat import libsodium_path
 from pandora_recorder.receive.drops import Drop, DropReason
 from pandora_recorder.receive.rtp import NONCE_SUFFIX_SIZE, RtpPacket
 
@@ -39,7 +39,7 @@ def _libsodium_xchacha20_decrypt() -> Callable[..., int]:
     alone, 7 µs and more while the writer thread wants the GIL, against 2 µs here), and the budget for a whole
     packet is 20 µs.
     """
-    function = ctypes.PyDLL(nacl._sodium.__file__).crypto_aead_xchacha20poly1305_ietf_decrypt
+    function = ctypes.PyDLL(libsodium_path()).crypto_aead_xchacha20poly1305_ietf_decrypt
     function.restype = ctypes.c_int
     function.argtypes = [
         ctypes.c_char_p, ctypes.POINTER(ctypes.c_ulonglong), ctypes.c_void_p,  # message out, its length, nsec

@@ -36,7 +36,7 @@ class Sink(Protocol):
 
 @runtime_checkable
 class ResumeStore(Protocol):
-    """Keeps the small resume record of each recording (a local JSON file, later the Dapr state store)."""
+    """Keeps the small resume record of each recording (a JSON file in the local folder, or a Dapr state store)."""
 
     def load_resume(self, recording_id: int) -> dict[str, Any] | None:
         """The last saved record, or None."""

@@ -1,4 +1,13 @@
-"""The voice side of the recorder: a receiving discord.py voice client and the recording session around it."""
+"""The voice side of the recorder: the session that builds and runs the audio path, and the voice client feeding it.
+
+``session``   ``RecorderSession``: builds writer -> pipeline -> voice client, watches the recording, shuts down in order
+``states``    its lifecycle (``SessionState``) and why it stopped (``StopReason``)
+``watch``     the limits that end a recording on their own, and when progress is due
+``client``    ``RecordingVoiceClient``: discord.py's voice events -> pipeline calls
+``rekey``     DAVE re-keying when decryption keeps failing
+``speakers``  the speakers' names, for the writer's tracks
+``nickname``  the bot's "[RECORDING]" nickname
+"""
 
 from pandora_recorder.voice.client import RecordingVoiceClient
 from pandora_recorder.voice.session import RecorderSession, SessionOptions

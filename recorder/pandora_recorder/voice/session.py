@@ -1,7 +1,9 @@
 """One recording of one voice channel, from joining to the last byte on disk.
 
-The session owns the order of the shutdown: stop taking datagrams, drain the reorder window, let the writer put
-everything in the sink, then leave voice and restore the nickname. Nothing here runs on the UDP reader thread.
+The session builds the audio path and owns its order: the writer (and its sink), the receive pipeline in front of
+it, then the voice client that feeds the pipeline. At the end it stops taking datagrams, drains the reorder window,
+lets the writer put everything in the sink, then leaves voice and restores the nickname. Nothing here runs on the
+UDP reader thread.
 """
 
 from __future__ import annotations
@@ -18,19 +20,22 @@ import discord
 from pandora.logging import get_logger
 from pandora_recorder.frames import Speaker
 from pandora_recorder.raw import RawRecordingWriter, RecordingInfo
+from pandora_recorder.receive import SUPPORTED_MODES, DaveDecryptor, ReceivePipeline
 from pandora_recorder.report import NoopReporter, Progress, SpeakerTrack, StatusReporter
 from pandora_recorder.sinks.base import Sink
 from pandora_recorder.voice.client import RecordingVoiceClient
+from pandora_recorder.voice.nickname import RecordingNickname
+from pandora_recorder.voice.speakers import SpeakerNames
 from pandora_recorder.voice.states import SessionState, StateMachine, StopReason
+from pandora_recorder.voice.watch import Every, Observed, RecordingLimits
 
 log = get_logger(__name__)
 
-NICKNAME_PREFIX = "[RECORDING] "
-NICKNAME_LIMIT = 32  # Discord's maximum nickname length
 TICK = 0.1  # how often frames that waited out the reorder hold are handed to the writer
-VOICE_LOST_AFTER = 10.0  # seconds without a voice connection (discord.py retries meanwhile) before giving up
 PROGRESS_EVERY = 10.0  # progress log lines
 REPORT_EVERY = 2.0  # progress reports to the Recording's status (the reporter throttles too)
+
+VoiceChannel = discord.VoiceChannel | discord.StageChannel
 
 
 @dataclass(frozen=True)
@@ -44,23 +49,6 @@ class SessionOptions:
     text_channel_id: int | None = None
     connect_timeout: float = 30.0
     transport_modes: tuple[str, ...] | None = None  # None: every mode Pandora supports
-
-
-def speaker_from(user: discord.abc.User) -> Speaker:
-    avatar = user.display_avatar
-    return Speaker(
-        id=user.id,
-        name=user.display_name,
-        username=user.name,
-        discriminator=user.discriminator or "0",
-        global_name=user.global_name,
-        bot=user.bot,
-        avatar_url=str(avatar.url) if avatar else None,
-    )
-
-
-def recording_nickname(current: str) -> str:
-    return (NICKNAME_PREFIX + current)[:NICKNAME_LIMIT]
 
 
 class RecorderSession:
@@ -79,26 +67,23 @@ class RecorderSession:
         self.options = options
         self.machine = StateMachine()
         self.stop_reason: StopReason | None = None
+        # The audio path, built by run() in this order: writer, pipeline (with its DAVE decryptor), voice client.
         self.writer: RawRecordingWriter | None = None
+        self.dave = DaveDecryptor()
+        self.pipeline: ReceivePipeline | None = None
         self.voice: RecordingVoiceClient | None = None
+        self._speakers = SpeakerNames(client)
+        self._nickname = RecordingNickname()
         self._on_started = on_started
         self._reporter = reporter or NoopReporter()
         self._report_task: asyncio.Task[None] | None = None
         self._clock = clock
         self._stop = asyncio.Event()
-        self._speakers: dict[int, Speaker] = {}
         self._guild: discord.Guild | None = None
-        self._previous_nick: str | None = None
-        self._nick_changed = False
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def state(self) -> SessionState:
         return self.machine.state
-
-    def _move(self, target: SessionState) -> None:
-        previous = self.machine.move(target)
-        log.info("recorder session state", previous=previous.value, state=target.value)
 
     def request_stop(self, reason: StopReason = StopReason.REQUESTED) -> None:
         """Safe from signal handlers and any coroutine on the session's loop."""
@@ -111,24 +96,17 @@ class RecorderSession:
         """Returns once a stop was requested."""
         await self._stop.wait()
 
+    def speaker_of(self, user_id: int) -> Speaker:
+        """Who ``user_id`` is, for their track (the writer thread asks): cache reads only."""
+        return self._speakers.speaker_of(user_id)
+
     # -- the lifecycle -----------------------------------------------------------------------------------------
 
     async def run(self) -> StopReason:
-        self._move(SessionState.CONNECTING)
+        self.machine.move(SessionState.CONNECTING)
         try:
             guild, channel = self._resolve_channel()
-            self._guild = guild
-            self.writer = RawRecordingWriter(
-                self.sink, self.speaker_of, recording_id=self.options.recording_id,
-                info=await self._recording_info(guild, channel),
-            )
-            if self._on_started is not None:
-                self._on_started(self.writer.recording_id)
-            await self._set_recording_nickname(guild)
-            factory = RecordingVoiceClient.factory(self.writer.submit, self._on_speaker, self.options.transport_modes)
-            voice = await channel.connect(cls=factory, timeout=self.options.connect_timeout, self_mute=True)
-            assert isinstance(voice, RecordingVoiceClient)
-            self.voice = voice
+            voice = await self._start(guild, channel)
         except Exception:
             log.exception("could not start recording")
             self.request_stop(StopReason.CONNECT_FAILED)
@@ -140,73 +118,94 @@ class RecorderSession:
         if self._stop.is_set():  # a signal arrived while joining
             await self._shutdown()
             return self.stop_reason or StopReason.REQUESTED
-        self._move(SessionState.RECORDING)
+        self.machine.move(SessionState.RECORDING)
+        assert self.writer is not None
         log.info("recording", recording_id=self.writer.recording_id, guild=guild.id, channel=channel.id,
                  mode=voice.mode, resumed=self.writer.resumed)
         await self._watch(channel)
         await self._shutdown(failed=self.stop_reason is StopReason.STORAGE_FAILED)
         return self.stop_reason or StopReason.REQUESTED
 
-    def _resolve_channel(self) -> tuple[discord.Guild, discord.VoiceChannel | discord.StageChannel]:
+    def _resolve_channel(self) -> tuple[discord.Guild, VoiceChannel]:
         guild = self.client.get_guild(self.options.guild_id)
         if guild is None:
             raise LookupError(f"guild {self.options.guild_id} is not visible to this bot")
         channel = guild.get_channel(self.options.channel_id)
-        if not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+        if not isinstance(channel, VoiceChannel):
             raise LookupError(f"channel {self.options.channel_id} is not a voice channel of guild {guild.id}")
         return guild, channel
 
-    async def _watch(self, channel: discord.VoiceChannel | discord.StageChannel) -> None:
+    async def _start(self, guild: discord.Guild, channel: VoiceChannel) -> RecordingVoiceClient:
+        """Build the audio path from its end: writer, pipeline, then the voice client that feeds it."""
+        self._guild = guild
+        self._speakers.use_guild(guild)
+        self.writer = RawRecordingWriter(
+            self.sink, self._speakers.speaker_of, recording_id=self.options.recording_id,
+            info=await self._recording_info(guild, channel),
+        )
+        if self._on_started is not None:
+            self._on_started(self.writer.recording_id)
+        self.pipeline = ReceivePipeline(self.writer.submit, self.dave)
+        await self._nickname.show(guild)
+        voice = await channel.connect(cls=self._voice_client, timeout=self.options.connect_timeout, self_mute=True)
+        assert isinstance(voice, RecordingVoiceClient)
+        return voice
+
+    def _voice_client(self, client: discord.Client, channel: discord.abc.Connectable) -> RecordingVoiceClient:
+        """discord.py's ``cls(client, channel)``: a voice client that feeds this session's pipeline."""
+        assert self.pipeline is not None
+        voice = RecordingVoiceClient(
+            client, channel, self.pipeline, on_speaker_identified=self._speakers.learn,
+            transport_modes=self.options.transport_modes or SUPPORTED_MODES,
+        )
+        self.dave.attach(voice)  # the decryptor reads discord.py's DAVE session and asks this client to re-key
+        self.voice = voice
+        return voice
+
+    async def _watch(self, channel: VoiceChannel) -> None:
+        """Every tick until a stop is requested: hand due frames on, check the limits, log and report progress."""
+        assert self.pipeline is not None
         started = self._clock()
-        empty_since: float | None = None
-        lost_since: float | None = None
-        next_progress = started + PROGRESS_EVERY
-        next_report = started
-        voice = self.voice
-        assert voice is not None
+        limits = RecordingLimits(started, max_duration=self.options.max_duration,
+                                 empty_timeout=self.options.empty_timeout)
+        progress_log, status_report = Every(PROGRESS_EVERY, started + PROGRESS_EVERY), Every(REPORT_EVERY, started)
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), TICK)
-            voice.pipeline.release_due()
-            now = self._clock()
-            if self.writer is not None and self.writer.error is not None:
-                log.error("the recording cannot be written any more", error=repr(self.writer.error))
-                self.request_stop(StopReason.STORAGE_FAILED)
-            if self.options.max_duration is not None and now - started >= self.options.max_duration:
-                self.request_stop(StopReason.MAX_DURATION)
-            if self.options.empty_timeout is not None:
-                if self._channel_has_others(channel):
-                    empty_since = None
-                elif empty_since is None:
-                    empty_since = now
-                elif now - empty_since >= self.options.empty_timeout:
-                    self.request_stop(StopReason.EMPTY_CHANNEL)
-            if voice.is_connected():
-                lost_since = None
-            elif lost_since is None:
-                lost_since = now
-            elif now - lost_since >= VOICE_LOST_AFTER:
-                self.request_stop(StopReason.VOICE_LOST)
-            if now >= next_progress:
-                next_progress = now + PROGRESS_EVERY
+            self.pipeline.release_due()
+            seen = self._observe(channel)
+            reason = limits.reached(seen)
+            if reason is not None:
+                self.request_stop(reason)
+            if progress_log.due(seen.now):
                 self._log_progress("recording progress")
-            if now >= next_report:
-                next_report = now + REPORT_EVERY
+            if status_report.due(seen.now):
                 self._report_in_background()
 
-    def _channel_has_others(self, channel: discord.VoiceChannel | discord.StageChannel) -> bool:
+    def _observe(self, channel: VoiceChannel) -> Observed:
+        return Observed(now=self._clock(), writer_failed=self._writer_failed(),
+                        others_in_channel=self._channel_has_others(channel),
+                        voice_connected=self.voice is not None and self.voice.is_connected())
+
+    def _writer_failed(self) -> bool:
+        error = self.writer.error if self.writer is not None else None
+        if error is not None:
+            log.error("the recording cannot be written any more", error=repr(error))
+        return error is not None
+
+    def _channel_has_others(self, channel: VoiceChannel) -> bool:
         me = self.client.user.id if self.client.user else None
-        in_channel = {user_id for user_id in channel.voice_states if user_id != me}
-        return bool(in_channel)
+        return any(user_id != me for user_id in channel.voice_states)
 
     async def _shutdown(self, *, failed: bool = False) -> None:
         if self.state in (SessionState.CONNECTING, SessionState.RECORDING):
-            self._move(SessionState.STOPPING)
+            self.machine.move(SessionState.STOPPING)
         voice = self.voice
         try:
             if voice is not None:
                 voice.stop_listening()
-                voice.pipeline.flush()
+            if self.pipeline is not None:
+                self.pipeline.flush()
             if self.writer is not None:
                 try:
                     await asyncio.to_thread(self.writer.close)
@@ -214,17 +213,19 @@ class RecorderSession:
                     log.exception("the recording could not be written completely")
                     failed = True
             await self._report_final()
-            self._move(SessionState.LEAVING)
+            self.machine.move(SessionState.LEAVING)
             if voice is not None and voice.is_connected():
                 await voice.disconnect(force=True)
-            await self._restore_nickname()
+            await self._nickname.restore()
             await self._post_summary()
         except Exception:
             log.exception("recorder shutdown failed")
-            self._move(SessionState.FAILED)
+            self.machine.move(SessionState.FAILED)
             raise
         self._log_progress("recording finished")
-        self._move(SessionState.FAILED if failed else SessionState.FINISHED)
+        self.machine.move(SessionState.FAILED if failed else SessionState.FINISHED)
+
+    # -- progress ----------------------------------------------------------------------------------------------
 
     def progress(self) -> Progress | None:
         """How long, how many bytes, who is on which track: what the Recording's status shows."""
@@ -258,85 +259,21 @@ class RecorderSession:
             stats = self.writer.stats()
             fields.update(recording_id=self.writer.recording_id, frames=stats.frames_written,
                           bytes=stats.bytes_written, tracks=stats.tracks, writer_dropped=stats.frames_dropped)
-        if self.voice is not None:
-            fields.update(drops=dict(self.voice.pipeline.counters), dave_recoveries=self.voice.dave.recoveries,
-                          dave_failures=dict(self.voice.dave.failure_kinds))
+        if self.pipeline is not None:
+            fields.update(drops=dict(self.pipeline.counters), dave_recoveries=self.dave.recoveries,
+                          dave_failures=dict(self.dave.failure_kinds))
         log.info(event, **fields)
 
-    # -- speakers and metadata --------------------------------------------------------------------------------
+    # -- what the recording says about itself ------------------------------------------------------------------
 
-    def speaker_of(self, user_id: int) -> Speaker:
-        """Called on the writer thread when a user's first frame opens their track: cache reads only."""
-        known = self._speakers.get(user_id)
-        if known is not None:
-            return known
-        guild = self._guild
-        user = (guild.get_member(user_id) if guild else None) or self.client.get_user(user_id)
-        if user is not None:
-            return speaker_from(user)
-        return Speaker(id=user_id, name=str(user_id), username=str(user_id))
-
-    def _on_speaker(self, user_id: int) -> None:
-        """Voice op 5 (event loop): learn the speaker's names before their first frame reaches the writer."""
-        if user_id in self._speakers or self._guild is None:
-            return
-        member = self._guild.get_member(user_id)
-        if member is not None:
-            self._speakers[user_id] = speaker_from(member)
-            return
-        task = asyncio.get_running_loop().create_task(self._fetch_speaker(user_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _fetch_speaker(self, user_id: int) -> None:
-        try:
-            assert self._guild is not None
-            self._speakers[user_id] = speaker_from(await self._guild.fetch_member(user_id))
-        except discord.HTTPException:
-            try:
-                self._speakers[user_id] = speaker_from(await self.client.fetch_user(user_id))
-            except discord.HTTPException as error:
-                log.warning("speaker name unknown", user_id=user_id, error=str(error))
-
-    async def _recording_info(
-        self, guild: discord.Guild, channel: discord.VoiceChannel | discord.StageChannel
-    ) -> RecordingInfo:
-        requester: Speaker | None = None
-        if self.options.requester_id is not None:
-            user = guild.get_member(self.options.requester_id) or self.client.get_user(self.options.requester_id)
-            if user is None:
-                try:
-                    user = await self.client.fetch_user(self.options.requester_id)
-                except discord.HTTPException:
-                    user = None
-            requester = speaker_from(user) if user is not None else Speaker(
-                id=self.options.requester_id, name=str(self.options.requester_id),
-                username=str(self.options.requester_id))
+    async def _recording_info(self, guild: discord.Guild, channel: VoiceChannel) -> RecordingInfo:
+        requester = (await self._speakers.requester(guild, self.options.requester_id)
+                     if self.options.requester_id is not None else None)
         return RecordingInfo(
             guild_id=guild.id, guild_name=guild.name, guild_icon=guild.icon.key if guild.icon else None,
             channel_id=channel.id, channel_name=channel.name, channel_type=channel.type.value,
             requester=requester, client_id=self.client.user.id if self.client.user else None,
         )
-
-    # -- nickname and text channel (best effort: a missing permission must not stop a recording) -------------
-
-    async def _set_recording_nickname(self, guild: discord.Guild) -> None:
-        me = guild.me
-        self._previous_nick = me.nick
-        try:
-            await me.edit(nick=recording_nickname(me.nick or me.name))
-            self._nick_changed = True
-        except discord.HTTPException as error:
-            log.warning("could not show recording in nickname", error=str(error))
-
-    async def _restore_nickname(self) -> None:
-        if not self._nick_changed or self._guild is None:
-            return
-        try:
-            await self._guild.me.edit(nick=self._previous_nick)
-            self._nick_changed = False
-        except discord.HTTPException as error:
-            log.warning("could not restore nickname", error=str(error))
 
     async def _post_summary(self) -> None:
         if self.options.text_channel_id is None or self.writer is None or self._guild is None:

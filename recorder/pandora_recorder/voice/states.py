@@ -1,8 +1,16 @@
-"""The recorder session's lifecycle as an explicit state machine."""
+"""The recorder session's lifecycle as an explicit state machine (like discord.py's ``ConnectionFlowState``).
+
+Every session, failed or not, leaves through STOPPING and LEAVING: what reached the pipeline is written, voice is
+left and the nickname restored. FAILED ends a session whose start or shutdown went wrong.
+"""
 
 from __future__ import annotations
 
 from enum import Enum
+
+from pandora.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class SessionState(Enum):
@@ -26,9 +34,9 @@ class StopReason(Enum):
 
 
 ALLOWED = {
-    SessionState.CREATED: {SessionState.CONNECTING, SessionState.FAILED},
-    SessionState.CONNECTING: {SessionState.RECORDING, SessionState.STOPPING, SessionState.FAILED},
-    SessionState.RECORDING: {SessionState.STOPPING, SessionState.FAILED},
+    SessionState.CREATED: {SessionState.CONNECTING},
+    SessionState.CONNECTING: {SessionState.RECORDING, SessionState.STOPPING},  # stopping: failed, or asked to
+    SessionState.RECORDING: {SessionState.STOPPING},
     SessionState.STOPPING: {SessionState.LEAVING, SessionState.FAILED},
     SessionState.LEAVING: {SessionState.FINISHED, SessionState.FAILED},
     SessionState.FINISHED: set(),
@@ -42,9 +50,10 @@ class StateMachine:
         self.history: list[SessionState] = [self.state]
 
     def move(self, target: SessionState) -> SessionState:
-        """Go to ``target``; raises ``RuntimeError`` for a transition the lifecycle does not allow."""
+        """Go to ``target`` and log it; raises ``RuntimeError`` for a transition the lifecycle does not allow."""
         if target not in ALLOWED[self.state]:
             raise RuntimeError(f"recorder session cannot go from {self.state.value} to {target.value}")
         previous, self.state = self.state, target
         self.history.append(target)
+        log.info("recorder session state", previous=previous.value, state=target.value)
         return previous

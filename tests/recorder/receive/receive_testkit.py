@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from pandora_recorder.receive import DaveDecryptor
 from pandora_simulator.audio import ToneEncoder
 from pandora_simulator.rtp import RtpPacket, encrypt_packet
 
@@ -12,6 +16,32 @@ def opus_frames(count: int, frequency: float = 440.0) -> list[bytes]:
     """``count`` consecutive 20 ms Opus frames of a sine tone, encoded by libopus (the simulator's encoder)."""
     encoder = ToneEncoder(frequency)
     return [encoder.next_frame() for _ in range(count)]
+
+
+class DaveState:
+    """The voice connection's DAVE side, as the decryptor reads it (``receive.DaveConnection``): the session
+    ``session_of`` returns now, the call's protocol version, and how often the decryptor asked for a new key."""
+
+    def __init__(self, session_of: Callable[[], Any] = lambda: None, protocol_version: int = 1) -> None:
+        self._session_of = session_of
+        self.protocol_version = protocol_version
+        self.rekeys = 0
+
+    def davey_session(self) -> Any:
+        return self._session_of()
+
+    def dave_version(self) -> int:
+        return self.protocol_version
+
+    def on_dave_failure(self) -> None:
+        self.rekeys += 1
+
+
+def dave_decryptor(state: DaveState, **tuning: Any) -> DaveDecryptor:
+    """A decryptor attached to ``state``, as the recorder session attaches one to its voice client."""
+    decryptor = DaveDecryptor(**tuning)
+    decryptor.attach(state)
+    return decryptor
 
 
 class Sender:

@@ -3,10 +3,10 @@
 from dataclasses import dataclass, field
 
 import pytest
-from receive_testkit import DaveChannel, Sender, opus_frames
+from receive_testkit import DaveChannel, DaveState, Sender, dave_decryptor, opus_frames
 
 from pandora_recorder.frames import ReceivedFrame
-from pandora_recorder.receive import DaveDecryptor, DropReason, ReceivePipeline, transport_decryptor
+from pandora_recorder.receive import DropReason, ReceivePipeline, transport_decryptor
 from pandora_recorder.receive.dave import SILENCE_FRAME
 from pandora_simulator.rtp import AES_GCM, XCHACHA
 
@@ -22,13 +22,11 @@ class Call:
     mode: str
     key: bytes
     out: list[ReceivedFrame] = field(default_factory=list)
-    recoveries: list[int] = field(default_factory=list)
     senders: dict[int, Sender] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        dave = DaveDecryptor(lambda: self.channel.session(RECORDER), lambda: 1, lambda: self.recoveries.append(1),
-                             failure_tolerance=5)
-        self.pipeline = ReceivePipeline(self.out.append, dave, max_hold=60.0)
+        self.dave = DaveState(lambda: self.channel.session(RECORDER))
+        self.pipeline = ReceivePipeline(self.out.append, dave_decryptor(self.dave, failure_tolerance=5), max_hold=60.0)
         self.pipeline.set_transport(transport_decryptor(self.mode, self.key))
 
     def sender(self, user_id: int) -> Sender:
@@ -102,7 +100,7 @@ def test_duplicates_are_dropped_before_dave_so_they_do_not_count_as_failures(key
         c.pipeline.on_datagram(datagram)
     assert c.recorded() == frames
     assert c.pipeline.counters == {DropReason.DUPLICATE: 10}
-    assert c.recoveries == []
+    assert c.dave.rekeys == 0
 
 
 def test_silence_passes_dave_unencrypted_and_is_not_written(key: bytes) -> None:
@@ -121,7 +119,7 @@ def test_repeated_dave_failures_ask_for_a_new_key_once_and_never_invent_audio(ke
         encrypted[0] ^= 0xFF  # corrupt the E2EE ciphertext; the transport layer stays valid
         c.send(ALICE, frame, encrypted=bytes(encrypted))
     assert c.out == []
-    assert c.recoveries == [1]  # tolerance 5 reached twice, but the cool-down allows one re-key
+    assert c.dave.rekeys == 1  # tolerance 5 reached twice, but the cool-down allows one re-key
     good = opus_frames(1, 300)[0]
     c.send(ALICE, good)
     assert c.recorded() == [good]
@@ -150,7 +148,7 @@ def test_frames_that_never_become_decryptable_are_dropped_after_the_wait(key: by
     channel.join(RECORDER, ALICE)
     now = [100.0]
     out: list[ReceivedFrame] = []
-    pipeline = ReceivePipeline(out.append, DaveDecryptor(lambda: channel.session(RECORDER), lambda: 1),
+    pipeline = ReceivePipeline(out.append, dave_decryptor(DaveState(lambda: channel.session(RECORDER))),
                                clock=lambda: now[0])
     pipeline.set_transport(transport_decryptor(XCHACHA, key))
     pipeline.on_speaking(BOB, 22)  # bob is not in our group: no key will ever come

@@ -5,7 +5,7 @@ import time
 
 import davey
 import pytest
-from receive_testkit import Sender, opus_frames
+from receive_testkit import DaveState, Sender, dave_decryptor, opus_frames
 
 from pandora_recorder.frames import ReceivedFrame
 from pandora_recorder.receive import DaveDecryptor, DropReason, ReceivePipeline, transport_decryptor
@@ -14,7 +14,7 @@ from pandora_simulator.rtp import AES_GCM, XCHACHA, ip_discovery_response
 
 
 def transport_only_pipeline(out: list[ReceivedFrame], mode: str, key: bytes) -> ReceivePipeline:
-    pipeline = ReceivePipeline(out.append, DaveDecryptor(lambda: None, lambda: 0), max_hold=60.0)
+    pipeline = ReceivePipeline(out.append, DaveDecryptor(), max_hold=60.0)  # nothing attached: transport-only
     pipeline.set_transport(transport_decryptor(mode, key))
     return pipeline
 
@@ -49,13 +49,13 @@ def test_packets_before_op5_are_replayed_once_mapped(key: bytes) -> None:
     frames = opus_frames(20)
     for frame in frames[:12]:
         pipeline.on_datagram(sender.datagram(frame))
-    assert pipeline.held_before_op5() == 12
+    pipeline.release_due()
+    assert out == [] and pipeline.counters.total() == 0  # held, neither written nor dropped
     pipeline.on_speaking(1003, 33)
     for frame in frames[12:]:
         pipeline.on_datagram(sender.datagram(frame))
     pipeline.flush()
     assert opus_of(out, 1003) == frames
-    assert pipeline.held_before_op5() == 0
     assert pipeline.replayed == 12
 
 
@@ -87,7 +87,7 @@ def test_loss_reordering_and_duplication_keep_every_delivered_frame_once_in_orde
 
 def test_what_is_not_audio_is_counted_and_skipped(key: bytes) -> None:
     out: list[ReceivedFrame] = []
-    pipeline = ReceivePipeline(out.append, DaveDecryptor(lambda: None, lambda: 0))
+    pipeline = ReceivePipeline(out.append, DaveDecryptor())
     sender = Sender(XCHACHA, key, 11)
     pipeline.on_datagram(sender.datagram(b"before the key"))
     pipeline.set_transport(transport_decryptor(XCHACHA, key))
@@ -110,7 +110,7 @@ def test_what_is_not_audio_is_counted_and_skipped(key: bytes) -> None:
 def test_dave_session_not_ready_drops_instead_of_inventing_audio(key: bytes) -> None:
     out: list[ReceivedFrame] = []
     session = davey.DaveSession(1, 555, 777)  # protocol v1, no group yet
-    pipeline = ReceivePipeline(out.append, DaveDecryptor(lambda: session, lambda: 1))
+    pipeline = ReceivePipeline(out.append, dave_decryptor(DaveState(lambda: session)))
     pipeline.set_transport(transport_decryptor(XCHACHA, key))
     pipeline.on_speaking(1001, 11)
     sender = Sender(XCHACHA, key, 11)
@@ -123,18 +123,17 @@ def test_dave_session_not_ready_drops_instead_of_inventing_audio(key: bytes) -> 
 
 
 def test_a_group_that_never_arrives_triggers_a_rekey_after_the_timeout(key: bytes) -> None:
-    recoveries: list[int] = []
     session = davey.DaveSession(1, 555, 777)  # never joins a group
-    dave = DaveDecryptor(lambda: session, lambda: 1, lambda: recoveries.append(1), not_ready_timeout=0.05)
-    pipeline = ReceivePipeline([].append, dave)
+    state = DaveState(lambda: session)
+    pipeline = ReceivePipeline([].append, dave_decryptor(state, not_ready_timeout=0.05))
     pipeline.set_transport(transport_decryptor(XCHACHA, key))
     pipeline.on_speaking(1001, 11)
     sender = Sender(XCHACHA, key, 11)
     pipeline.on_datagram(sender.datagram(b"e2ee\x00\x01\xfa\xfa"))
-    assert recoveries == []
+    assert state.rekeys == 0
     time.sleep(0.06)
     pipeline.on_datagram(sender.datagram(b"e2ee\x00\x02\xfa\xfa"))
-    assert recoveries == [1]
+    assert state.rekeys == 1
     assert pipeline.counters[DropReason.DAVE_NOT_READY] == 2
 
 
@@ -147,7 +146,7 @@ def test_an_unexpected_error_is_counted_and_receiving_goes_on(key: bytes) -> Non
             raise OSError("disk full")
         out.append(frame)
 
-    pipeline = ReceivePipeline(broken_writer, DaveDecryptor(lambda: None, lambda: 0), reorder_window=0)
+    pipeline = ReceivePipeline(broken_writer, DaveDecryptor(), reorder_window=0)
     pipeline.set_transport(transport_decryptor(XCHACHA, key))
     pipeline.on_speaking(1001, 11)
     sender = Sender(XCHACHA, key, 11)

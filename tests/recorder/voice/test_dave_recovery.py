@@ -77,7 +77,7 @@ async def test_recorder_recovers_from_a_diverged_dave_group_and_records_again(sc
                        what="the recorder to report op 31")
         await asyncio.gather(*outage)
         await scene.voice.wait_dave_settled()
-        assert client.dave.recoveries == 1
+        assert rec.session.dave.recoveries == 1
         assert client._connection.can_encrypt
         # Removed and re-added: a new epoch with the recorder back in, reached through one welcome.
         assert group.epoch > epoch_before and sorted(group.members) == sorted(
@@ -95,8 +95,8 @@ async def test_recorder_recovers_from_a_diverged_dave_group_and_records_again(sc
         await rec.stop()
         recording_id = rec.session.writer.recording_id
     tracks = recorded_tracks(tmp_path, recording_id)
-    assert sum(client.dave.failure_kinds.values()) >= DEFAULT_FAILURE_TOLERANCE  # the outage was real
-    counters = client.pipeline.counters
+    assert sum(rec.session.dave.failure_kinds.values()) >= DEFAULT_FAILURE_TOLERANCE  # the outage was real
+    counters = rec.session.pipeline.counters
     assert counters[DropReason.DAVE_FAILED] + counters[DropReason.DAVE_NOT_READY] > 0  # dropped, and counted
     for speaker in speakers:
         track = tracks[speaker.id]
@@ -117,7 +117,7 @@ async def test_recovery_asked_for_while_a_member_joins_does_not_break_the_voice_
         assert client is not None
         connection = scene.sim.voice.connections[(scene.guild.id, scene.bot.id)]
         await carol.join_voice(scene.voice)  # the gateway has just sent the recorder carol's add proposal
-        client._start_dave_recovery()  # what repeated decryption failures make the recorder do
+        client.on_dave_failure()  # what the decryptor calls after repeated failures
         await wait_for(lambda: OP_INVALID_COMMIT_WELCOME in connection.client_ops, timeout=8,
                        what="the recorder to report op 31")
         await scene.voice.wait_dave_settled()

@@ -47,7 +47,7 @@ async def test_a_plain_discordpy_bot_is_recorded_byte_identically(scene: Scene, 
             done = asyncio.Event()
             voice.play(OpusFrames(frames), after=lambda _error: client.loop.call_soon_threadsafe(done.set))
             await asyncio.wait_for(done.wait(), 10)
-            await wait_for(lambda: rec.session.voice.pipeline.frames_by_user[speaker_bot.id] >= len(frames),
+            await wait_for(lambda: rec.session.pipeline.frames_by_user[speaker_bot.id] >= len(frames),
                            what="all frames recorded")
             await voice.disconnect(force=True)
             await rec.stop()
@@ -58,4 +58,4 @@ async def test_a_plain_discordpy_bot_is_recorded_byte_identically(scene: Scene, 
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner
     assert recorded_tracks(tmp_path, recording_id)[speaker_bot.id] == frames
-    assert rec.session.voice.pipeline.counters[DropReason.DAVE_FAILED] == 0
+    assert rec.session.pipeline.counters[DropReason.DAVE_FAILED] == 0

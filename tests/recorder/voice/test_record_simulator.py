@@ -30,7 +30,7 @@ async def test_every_frame_of_every_speaker_is_recorded_once_in_order(scene: Sce
     tracks = recorded_tracks(tmp_path, recording_id)
     assert tracks[alice.id] == alice.sent_frames
     assert tracks[bob.id] == bob.sent_frames
-    assert rec.session.voice.pipeline.counters[DropReason.SILENCE] == 10
+    assert rec.session.pipeline.counters[DropReason.SILENCE] == 10
 
 
 async def test_nickname_shows_recording_and_is_restored(scene: Scene, tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ async def test_frames_survive_dave_epoch_changes_from_joins_and_leaves(scene: Sc
     tracks = recorded_tracks(tmp_path, recording_id)
     assert tracks[alice.id] == alice.sent_frames
     assert tracks[carol.id] == carol.sent_frames
-    counters = rec.session.voice.pipeline.counters
+    counters = rec.session.pipeline.counters
     assert counters[DropReason.DAVE_FAILED] == counters[DropReason.DAVE_NOT_READY] == 0
 
 
@@ -84,13 +84,13 @@ async def test_loss_reordering_duplication_extensions_padding_rtcp_and_early_pac
         await rec.stop()
         recording_id = rec.session.writer.recording_id
     tracks = recorded_tracks(tmp_path, recording_id)
-    counters = rec.session.voice.pipeline.counters
+    counters = rec.session.pipeline.counters
     for member in (alice, bob):
         assert 0 < lost[member.id] < 20
         assert is_ordered_subsequence(tracks[member.id], member.sent_frames)
         # every delivered frame exactly once
         assert len(tracks[member.id]) == len(member.sent_frames) - lost[member.id]
-    assert rec.session.voice.pipeline.replayed > 0  # packets before op 5 were held, then recorded
+    assert rec.session.pipeline.replayed > 0  # packets before op 5 were held, then recorded
     assert counters[DropReason.DUPLICATE] > 0
     assert counters[DropReason.RTCP] > 0
     assert counters[DropReason.DAVE_FAILED] == 0

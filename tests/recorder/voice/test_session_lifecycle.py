@@ -27,6 +27,11 @@ def test_lifecycle_allows_only_forward_steps() -> None:
         machine.move(SessionState.RECORDING)
     with pytest.raises(RuntimeError):
         StateMachine().move(SessionState.STOPPING)
+    recording = StateMachine()
+    recording.move(SessionState.CONNECTING)
+    recording.move(SessionState.RECORDING)
+    with pytest.raises(RuntimeError, match="cannot go from recording to failed"):  # a failure still stops and leaves
+        recording.move(SessionState.FAILED)
 
 
 async def test_max_duration_ends_the_recording(scene: Scene, tmp_path: Path) -> None:

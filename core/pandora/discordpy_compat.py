@@ -1,0 +1,172 @@
+"""Every discord.py and PyNaCl name Pandora relies on that is not their documented API, and only here.
+
+Written against discord.py 2.7.1, PyNaCl 1.5.0 and davey 0.1.7 (the pins in ``pyproject.toml``). ``INTERNALS``
+lists each such name with the reason Pandora needs it; ``tests/core/test_discordpy_compat.py`` looks every one up
+on the installed classes, so an upgrade that renames or removes one fails that test instead of breaking a
+recording silently. The rest of Pandora calls what is below by what it does:
+
+- ``point_discord_py_at``: another REST base and gateway URL (the simulator, a proxy);
+- ``libsodium_path``: the libsodium that PyNaCl bundles, for the recorder's GIL-holding XChaCha20 call;
+- ``HookedVoiceClient``: a ``discord.VoiceClient`` that hands every voice-gateway message to
+  ``on_voice_gateway_message``, feeds UDP datagrams to listeners, reads the connection's DAVE state, asks for a new
+  DAVE key, and can send in AES-256-GCM.
+
+discord.py is imported at the top: only code that runs discord.py imports this module (``pandora.discord_connection``
+does so inside ``apply()``, so the core stays importable without it). PyNaCl is imported where it is used: the
+operator image has discord.py without its voice extras.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import discord
+import discord.gateway
+import discord.http
+from discord.voice_state import VoiceConnectionState
+
+from pandora.logging import get_logger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Internal:
+    """One name outside discord.py's or PyNaCl's documented API: ``owner`` is a dotted path to a module, a class or
+    (for a keyword parameter) a function; ``name`` is looked up on it, or on an instance for instance attributes."""
+
+    owner: str
+    name: str
+    reason: str
+
+
+VOICE_CLIENT = "discord.voice_client.VoiceClient"
+CONNECTION_STATE = "discord.voice_state.VoiceConnectionState"
+VOICE_WEBSOCKET = "discord.gateway.DiscordVoiceWebSocket"
+
+INTERNALS: tuple[Internal, ...] = (
+    Internal("discord.http.Route", "BASE",
+             "REST base URL; discord.py has no option for another one, every Route reads this class attribute"),
+    Internal("discord.gateway.DiscordWebSocket", "DEFAULT_GATEWAY",
+             "gateway URL discord.py connects to when it has no resume URL; no option either"),
+    Internal(VOICE_CLIENT, "supported_modes",
+             "transport modes discord.py may pick from the server's list; 2.7.1 lacks AES-256-GCM"),
+    Internal(VOICE_CLIENT, "create_connection_state",
+             "called inside VoiceClient.__init__: the only place to give the connection state a hook"),
+    Internal(f"{CONNECTION_STATE}.__init__", "hook",
+             "awaited after discord.py handled each JSON voice-gateway message: op 4 key, op 5 SSRC, DAVE ids"),
+    Internal(VOICE_CLIENT, "_connection", "the VoiceConnectionState behind a voice client"),
+    Internal(CONNECTION_STATE, "add_socket_listener",
+             "every UDP datagram, on discord.py's socket reader thread: the only receive path discord.py has"),
+    Internal(CONNECTION_STATE, "remove_socket_listener", "stop receiving before the final flush"),
+    Internal(CONNECTION_STATE, "dave_session",
+             "the davey session discord.py keeps in step with the voice gateway; it decrypts received frames too"),
+    Internal(CONNECTION_STATE, "dave_protocol_version",
+             "0 in a transport-only call: only then may a frame pass without DAVE"),
+    Internal(CONNECTION_STATE, "dave_pending_transitions",
+             "a DAVE transition under way: re-keying now would lose it"),
+    Internal(CONNECTION_STATE, "_recover_from_invalid_commit",
+             "discord.py's own DAVE recovery (op 31, fresh key package), for frames that keep failing"),
+    Internal(VOICE_CLIENT, "ws", "the voice websocket of the current connection"),
+    Internal(VOICE_WEBSOCKET, "seq_ack", "sequence of the last voice-gateway message: tells when it has gone quiet"),
+    Internal(VOICE_CLIENT, "_encrypt_aead_xchacha20_poly1305_rtpsize",
+             "discord.py sends through '_encrypt_' + mode; HookedVoiceClient adds the AES-256-GCM sibling"),
+    Internal(VOICE_CLIENT, "_incr_nonce", "the rtpsize nonce counter the AES-256-GCM sender shares with discord.py"),
+    Internal(VOICE_CLIENT, "checked_add", "wraps the nonce counter like discord.py's own senders"),
+    Internal(VOICE_CLIENT, "secret_key", "the transport key of the session description"),
+    Internal("nacl._sodium", "__file__",
+             "the libsodium PyNaCl bundles, loaded with ctypes.PyDLL: PyNaCl's binding drops the GIL per call"),
+)
+
+# davey is public API, but 0.x: what the recorder calls on the session discord.py hands out, checked the same way.
+DAVEY_API: tuple[Internal, ...] = (
+    Internal("davey.DaveSession", "ready", "frames are only decrypted once our MLS group is established"),
+    Internal("davey.DaveSession", "epoch", "a new epoch means new keys: frames that failed are tried again"),
+    Internal("davey.DaveSession", "decrypt", "(user id, media type, frame) -> Opus; ValueError when it cannot"),
+    Internal("davey.MediaType", "audio", "the media type of every frame the recorder decrypts"),
+)
+
+
+def point_discord_py_at(api_url: str, gateway_url: str) -> None:
+    """Make every discord.py client in this process use ``api_url`` (with the version) and ``gateway_url``."""
+    import yarl
+
+    discord.http.Route.BASE = api_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def libsodium_path() -> str:
+    """The file of the libsodium build that PyNaCl ships (a Python extension module that exports libsodium)."""
+    import nacl._sodium
+
+    return str(nacl._sodium.__file__)
+
+
+class HookedVoiceClient(discord.VoiceClient):
+    """``discord.VoiceClient`` with the voice internals a receiving client needs, under names that say what they do.
+
+    Subclasses override ``on_voice_gateway_message``; ``transport_modes`` are the modes discord.py may choose from
+    (it takes the first of the server's modes that is among them).
+    """
+
+    def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
+                 transport_modes: tuple[str, ...]) -> None:
+        self.supported_modes = transport_modes  # type: ignore[assignment]
+        super().__init__(client, channel)  # type: ignore[arg-type]
+
+    def create_connection_state(self) -> VoiceConnectionState:
+        return VoiceConnectionState(self, hook=self._voice_gateway_hook)
+
+    async def _voice_gateway_hook(self, _ws: Any, message: dict[str, Any]) -> None:
+        try:
+            self.on_voice_gateway_message(int(message["op"]), message.get("d") or {})
+        except Exception:  # an exception here would end discord.py's voice websocket loop
+            log.exception("voice message not understood", op=message.get("op"))
+
+    def on_voice_gateway_message(self, op: int, data: dict[str, Any]) -> None:
+        """A JSON voice-gateway message, after discord.py handled it (event loop)."""
+
+    # -- UDP ------------------------------------------------------------------------------------------------------
+
+    def listen_to_datagrams(self, callback: Callable[[bytes], None]) -> None:
+        """``callback`` gets every UDP datagram on discord.py's socket reader thread (register after voice op 2)."""
+        self._connection.add_socket_listener(callback)
+
+    def stop_listening_to_datagrams(self, callback: Callable[[bytes], None]) -> None:
+        self._connection.remove_socket_listener(callback)
+
+    # -- DAVE -----------------------------------------------------------------------------------------------------
+
+    def davey_session(self) -> Any:
+        """The connection's current ``davey.DaveSession``, or None before the first DAVE session description."""
+        return self._connection.dave_session
+
+    def dave_version(self) -> int:
+        """The call's DAVE protocol version; 0 when it is transport-only."""
+        return self._connection.dave_protocol_version
+
+    def dave_transition_pending(self) -> bool:
+        return bool(self._connection.dave_pending_transitions)
+
+    def voice_gateway_seq(self) -> int:
+        """The sequence number of the last voice-gateway message (JSON or binary) discord.py received."""
+        return int(getattr(self.ws, "seq_ack", -1))  # ws is discord.utils.MISSING before the first connect
+
+    async def request_new_dave_key(self, transition_id: int) -> None:
+        """Report our DAVE group state as broken (op 31) and send a fresh key package; the voice gateway then
+        removes and re-adds us and sends a new welcome."""
+        await self._connection._recover_from_invalid_commit(transition_id)
+
+    # -- sending (the recorder never sends; this keeps ``play()`` working when AES-256-GCM was chosen) ----------
+
+    def _encrypt_aead_aes256_gcm_rtpsize(self, header: bytes, data: bytes) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        nonce = struct.pack(">I", self._incr_nonce)
+        self.checked_add("_incr_nonce", 1, 4294967295)
+        return header + AESGCM(bytes(self.secret_key)).encrypt(nonce + bytes(8), bytes(data), bytes(header)) + nonce
