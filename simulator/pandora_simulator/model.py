@@ -69,12 +69,15 @@ class SimBot(SimUser):
     commands: list[dict[str, Any]] = field(default_factory=list)
 
 
+def new_bot_token(user_id: int) -> str:
+    """A fresh token, shaped like real ones (base64 user id . timestamp . hmac) so log redaction recognises it."""
+    encoded_id = base64.urlsafe_b64encode(str(user_id).encode()).decode().rstrip("=")
+    return f"{encoded_id}.{secrets.token_urlsafe(5)}.{secrets.token_urlsafe(27)}"
+
+
 def new_bot(name: str) -> SimBot:
     user_id = new_snowflake()
-    # Shaped like real tokens (base64 user id . timestamp . hmac) so log redaction recognises them.
-    encoded_id = base64.urlsafe_b64encode(str(user_id).encode()).decode().rstrip("=")
-    token = f"{encoded_id}.{secrets.token_urlsafe(5)}.{secrets.token_urlsafe(27)}"
-    return SimBot(id=user_id, name=name, bot=True, token=token, application_id=user_id)
+    return SimBot(id=user_id, name=name, bot=True, token=new_bot_token(user_id), application_id=user_id)
 
 
 @dataclass(eq=False)

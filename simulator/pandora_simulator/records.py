@@ -61,3 +61,22 @@ class ReceivedAudio:
     timestamp: int
     frame: bytes
     at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class InvalidSession:
+    """An op 9 INVALID_SESSION the gateway sent: ``reason`` "identify_too_soon" (beyond ``max_concurrency`` per
+    5 s) or "resume_refused" (unknown or ended session)."""
+
+    bot_id: int
+    reason: str
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class TokenReset:
+    """A bot ran out of IDENTIFYs: its sessions were closed (4004) and its token replaced."""
+
+    bot_id: int
+    sessions_closed: int
+    at: float = field(default_factory=time.monotonic)

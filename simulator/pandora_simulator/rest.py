@@ -46,12 +46,13 @@ class RestApi:
     """Route table and handlers: authentication and lookups here, the rules in ``messages``/``interactions``."""
 
     def __init__(self, world: World, messages: Messages, interactions: Interactions, guild_changes: GuildChanges,
-                 *, gateway_url: Callable[[], str]) -> None:
+                 *, gateway_url: Callable[[], str], session_start_limit: Callable[[SimBot], dict[str, Any]]) -> None:
         self.world = world
         self.messages = messages
         self.interactions = interactions
         self.guild_changes = guild_changes
         self.gateway_url = gateway_url
+        self.session_start_limit = session_start_limit
 
     def routes(self) -> list[web.RouteDef]:
         p = API_PREFIX
@@ -161,8 +162,7 @@ class RestApi:
         return json_response({"url": self.gateway_url()})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
-        self.bot_of(request)
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+        limit = self.session_start_limit(self.bot_of(request))
         return json_response({"url": self.gateway_url(), "shards": 1, "session_start_limit": limit})
 
     # --- application commands -------------------------------------------------------------------------------

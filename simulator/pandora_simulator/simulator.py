@@ -32,8 +32,16 @@ from pandora_simulator.model import (
     new_bot,
 )
 from pandora_simulator.opcodes import GatewayClose, VoiceClose
-from pandora_simulator.records import ClientMessage, InteractionResponse, ReceivedAudio, VoiceStateRequest
+from pandora_simulator.records import (
+    ClientMessage,
+    InteractionResponse,
+    InvalidSession,
+    ReceivedAudio,
+    TokenReset,
+    VoiceStateRequest,
+)
 from pandora_simulator.rest import RestApi
+from pandora_simulator.session_limits import SessionStartLimit, SessionStartLimits
 from pandora_simulator.speech import speak
 from pandora_simulator.tasks import BackgroundTasks
 from pandora_simulator.tls import SimulatorCertificates
@@ -96,13 +104,15 @@ class DiscordSimulator:
         self.message_rules = Messages(self.world, self.sessions)
         self.interactions = Interactions(self.world, self.message_rules, self.sessions)
         self.guild_changes = GuildChanges(self.sessions, self.spawn)
+        self.start_limits = SessionStartLimits()
         self.gateway = GatewayServer(
-            self.world, self.sessions, resume_url=lambda: self.gateway_url,
+            self.world, self.sessions, self.start_limits, resume_url=lambda: self.gateway_url,
             on_voice_state_request=self.voice_states.bot_request, on_session_end=self.voice_states.session_ended,
             spawn=self.spawn,
         )
         self.rest = RestApi(self.world, self.message_rules, self.interactions, self.guild_changes,
-                            gateway_url=lambda: self.gateway_url)
+                            gateway_url=lambda: self.gateway_url,
+                            session_start_limit=lambda bot: self.start_limits.of(bot.id).payload())
         self._links = SceneLinks(
             events=self.guild_changes,
             members=_MemberActions(self.voice_states, self.voice, self.message_rules, self.interactions),
@@ -208,6 +218,11 @@ class DiscordSimulator:
         guild.add_bot(bot)
         self.guild_changes.bot_added(bot, guild)
 
+    def session_start_limit(self, bot: SimBot) -> SessionStartLimit:
+        """The bot's live IDENTIFY limits (``GET /gateway/bot``): change ``.remaining``, ``.max_concurrency``,
+        ``.window_seconds`` (5 s) to shape a scenario."""
+        return self.start_limits.of(bot.id)
+
     # --- faults -------------------------------------------------------------------------------------------------
 
     async def close_voice_socket(self, user_id: int, code: int = VoiceClose.SERVER_CRASHED) -> None:
@@ -245,6 +260,16 @@ class DiscordSimulator:
     def audio_log(self) -> list[ReceivedAudio]:
         """Every RTP packet a real client sent, transport-decrypted."""
         return self.world.audio_log
+
+    @property
+    def invalid_sessions(self) -> list[InvalidSession]:
+        """Every op 9 the gateway sent (an IDENTIFY too soon after another, a refused RESUME)."""
+        return self.world.invalid_sessions
+
+    @property
+    def token_resets(self) -> list[TokenReset]:
+        """Every time a bot spent its IDENTIFY budget: sessions closed with 4004, token replaced."""
+        return self.world.token_resets
 
     def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
         """Every message in a channel, oldest first (members', bots' and interaction responses)."""

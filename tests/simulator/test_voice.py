@@ -124,6 +124,8 @@ async def test_one_bot_two_processes_record_two_guilds(sim: DiscordSimulator) ->
         await wait_for(lambda: vc_a.decrypted_frames().get(alice.id) == said_a, what="alice in A")
         await wait_for(lambda: vc_b.decrypted_frames().get(bob.id) == said_b, what="bob in B")
         assert bob.id not in vc_a.decrypted_frames() and alice.id not in vc_b.decrypted_frames()
+    # the second process identified within 5 s of the first: op 9, then discord.py waited and identified again
+    assert [entry.reason for entry in sim.invalid_sessions] == ["identify_too_soon"]
 
 
 async def test_bot_moves_between_channels_and_world_changes_reach_it(sim: DiscordSimulator) -> None:
