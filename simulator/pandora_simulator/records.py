@@ -80,3 +80,14 @@ class TokenReset:
     bot_id: int
     sessions_closed: int
     at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class RateLimitHit:
+    """A request the REST API answered 429 (``route`` as ``sim.rate_limit`` names it)."""
+
+    route: str
+    path: str
+    retry_after: float
+    is_global: bool = False
+    at: float = field(default_factory=time.monotonic)

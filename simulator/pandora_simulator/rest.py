@@ -1,19 +1,16 @@
-"""The REST API subset Pandora's clients use, with Discord's error shapes.
-
-discord.py only parses a body as JSON when ``Content-Type`` is exactly ``application/json`` (no charset), so every
-response goes through :func:`json_response`.
-"""
+"""The REST API subset Pandora's clients use, with Discord's error shapes (bodies from :mod:`.errors`)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from pandora_simulator import shapes
-from pandora_simulator.errors import DiscordError, missing_access, missing_permissions, not_found
+from pandora_simulator.errors import DiscordError, json_response, missing_access, missing_permissions, not_found
 from pandora_simulator.guild_changes import GuildChanges
 from pandora_simulator.ids import new_snowflake
 from pandora_simulator.interactions import Interactions
@@ -25,9 +22,8 @@ from pandora_simulator.world import World
 API_PREFIX = r"/api/v{version:\d+}"
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json", **(headers or {})})
+def _canonical(path: str) -> str:
+    return re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path).removeprefix("/api/v{version}")
 
 
 async def read_body(request: web.Request) -> Any:
@@ -87,6 +83,10 @@ class RestApi:
             web.patch(p + "/guilds/{guild_id}/members/@me", self.change_own_nickname),
             web.get(p + "/guilds/{guild_id}/members/{user_id:\\d+}", self.get_member),
         ]
+
+    def route_templates(self) -> list[str]:
+        """Every route as ``METHOD /path/{param}`` (without the API version prefix): what rate limits name."""
+        return [f"{route.method} {_canonical(route.path)}" for route in self.routes()]
 
     @staticmethod
     @web.middleware

@@ -32,10 +32,12 @@ from pandora_simulator.model import (
     new_bot,
 )
 from pandora_simulator.opcodes import GatewayClose, VoiceClose
+from pandora_simulator.rate_limits import RateLimit, RateLimits
 from pandora_simulator.records import (
     ClientMessage,
     InteractionResponse,
     InvalidSession,
+    RateLimitHit,
     ReceivedAudio,
     TokenReset,
     VoiceStateRequest,
@@ -113,6 +115,7 @@ class DiscordSimulator:
         self.rest = RestApi(self.world, self.message_rules, self.interactions, self.guild_changes,
                             gateway_url=lambda: self.gateway_url,
                             session_start_limit=lambda bot: self.start_limits.of(bot.id).payload())
+        self.rate_limits = RateLimits(self.rest.route_templates(), self.world.rate_limited.append)
         self._links = SceneLinks(
             events=self.guild_changes,
             members=_MemberActions(self.voice_states, self.voice, self.message_rules, self.interactions),
@@ -130,7 +133,8 @@ class DiscordSimulator:
 
     async def start(self) -> None:
         self.certificates = SimulatorCertificates.generate()
-        app = web.Application(middlewares=[RestApi.errors])
+        # Rate limits outermost: error answers count and carry the headers too, as on Discord.
+        app = web.Application(middlewares=[self.rate_limits.middleware, RestApi.errors])
         app.add_routes(self.rest.routes())
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/gateway/", self.gateway.handle)])
         self.port = await self._serve(app, self._port, None)
@@ -223,6 +227,15 @@ class DiscordSimulator:
         ``.window_seconds`` (5 s) to shape a scenario."""
         return self.start_limits.of(bot.id)
 
+    def rate_limit(self, route: str, *, limit: int | None = None, per: float = 1.0, every: int | None = None,
+                   retry_after: float = 0.1, is_global: bool = False) -> RateLimit:
+        """Limit a REST route (``pandora_simulator.rate_limits.MESSAGE_CREATE``, ... or ``"METHOD /path"``):
+        ``limit`` requests per ``per`` seconds per channel/guild/webhook/interaction, announced in
+        ``X-RateLimit-*`` headers; ``every=N`` answers every N-th request 429 (``retry_after`` seconds) unannounced,
+        as a limit shared with another process does. Replaces an earlier limit of the route."""
+        return self.rate_limits.limit(route, limit=limit, per=per, every=every, retry_after=retry_after,
+                                      is_global=is_global)
+
     # --- faults -------------------------------------------------------------------------------------------------
 
     async def close_voice_socket(self, user_id: int, code: int = VoiceClose.SERVER_CRASHED) -> None:
@@ -270,6 +283,11 @@ class DiscordSimulator:
     def token_resets(self) -> list[TokenReset]:
         """Every time a bot spent its IDENTIFY budget: sessions closed with 4004, token replaced."""
         return self.world.token_resets
+
+    @property
+    def rate_limited(self) -> list[RateLimitHit]:
+        """Every request the REST API answered 429."""
+        return self.world.rate_limited
 
     def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
         """Every message in a channel, oldest first (members', bots' and interaction responses)."""

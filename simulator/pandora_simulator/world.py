@@ -17,6 +17,7 @@ from pandora_simulator.records import (
     ClientMessage,
     InteractionResponse,
     InvalidSession,
+    RateLimitHit,
     ReceivedAudio,
     TokenReset,
     VoiceStateRequest,
@@ -39,6 +40,7 @@ class World:
     audio_log: list[ReceivedAudio] = field(default_factory=list)
     invalid_sessions: list[InvalidSession] = field(default_factory=list)
     token_resets: list[TokenReset] = field(default_factory=list)
+    rate_limited: list[RateLimitHit] = field(default_factory=list)
 
     # --- who and what ------------------------------------------------------------------------------------------
 
