@@ -40,13 +40,15 @@ class InteractionResponse:
 
 @dataclass(frozen=True)
 class VoiceStateRequest:
-    """A gateway op 4 a bot sent (``channel_id`` None means leave)."""
+    """A gateway op 4 a bot sent (``channel_id`` None means leave; ``refused`` why it went unanswered, e.g.
+    "missing Connect")."""
 
     user_id: int
     guild_id: int
     channel_id: int | None
     self_mute: bool
     self_deaf: bool
+    refused: str = ""
     at: float = field(default_factory=time.monotonic)
 
 

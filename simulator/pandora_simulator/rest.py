@@ -16,7 +16,8 @@ from pandora_simulator.ids import new_snowflake
 from pandora_simulator.interactions import Interactions
 from pandora_simulator.logs import log
 from pandora_simulator.messages import Messages
-from pandora_simulator.model import CHANGE_NICKNAME, SEND_MESSAGES, VIEW_CHANNEL, SimBot, SimChannel, SimGuild
+from pandora_simulator.model import SimBot, SimChannel, SimGuild
+from pandora_simulator.permissions import CHANGE_NICKNAME, SEND_MESSAGES, VIEW_CHANNEL
 from pandora_simulator.world import World
 
 API_PREFIX = r"/api/v{version:\d+}"
@@ -124,7 +125,7 @@ class RestApi:
         channel = self.world.channel(int(channel_id)) if channel_id.isdigit() else None
         if channel is None:
             raise not_found("Channel", 10003)
-        if bot not in channel.guild.bots or not channel.bot_may(VIEW_CHANNEL):
+        if bot not in channel.guild.bots or not channel.allows(bot.id, VIEW_CHANNEL):
             raise missing_access()
         return channel
 
@@ -142,8 +143,8 @@ class RestApi:
     async def get_my_guilds(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         return json_response([
-            {"id": str(g.id), "name": g.name, "icon": None, "owner": False, "permissions": str(g.bot_permissions),
-             "features": [], "banner": None}
+            {"id": str(g.id), "name": g.name, "icon": None, "owner": False,
+             "permissions": str(g.permissions_of(bot.id)), "features": [], "banner": None}
             for g in self.world.guilds_of(bot)
         ])
 
@@ -258,7 +259,7 @@ class RestApi:
     async def create_message(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         channel = self.channel_for(bot, request.match_info["channel_id"])
-        if not channel.bot_may(SEND_MESSAGES):
+        if not channel.allows(bot.id, SEND_MESSAGES):
             raise missing_permissions()
         body = await read_body(request)
         message = await self.messages.bot_creates(bot, channel, body)
@@ -324,7 +325,7 @@ class RestApi:
     async def change_own_nickname(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         guild = self.guild_for(bot, request.match_info["guild_id"])
-        if not guild.bot_permissions & CHANGE_NICKNAME:
+        if not guild.permissions_of(bot.id) & CHANGE_NICKNAME:
             raise missing_permissions()
         body = await read_body(request)
         return json_response(await self.guild_changes.set_nickname(guild, bot, body.get("nick") or None))
