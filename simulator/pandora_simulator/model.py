@@ -321,12 +321,14 @@ class SimMember:
     async def leave_voice(self) -> None:
         await self.guild.links.members.leave_voice(self)
 
-    async def speak(self, seconds: float = 1.0, *, realtime: bool = True, silence_frames: int = 0) -> list[bytes]:
+    async def speak(self, seconds: float = 1.0, *, realtime: bool = True, silence_frames: int | None = None
+                    ) -> list[bytes]:
         """Send ``seconds`` of this member's tone as 20 ms Opus frames; returns the plaintext frames sent.
 
         ``realtime`` paces frames every 20 ms as a real client does; otherwise they go out back to back (with a
-        yield every few frames). ``silence_frames`` appends that many ``F8 FF FE`` frames, as clients do when they
-        stop talking. Waits for the member's DAVE session first when the call uses DAVE.
+        yield every few frames). ``silence_frames`` ``F8 FF FE`` frames follow, as real clients send five when they
+        stop talking (default: the simulator's ``trailing_silence_frames``; not in the returned frames). Waits for
+        the member's DAVE session first when the call uses DAVE.
         """
         return await self.guild.links.members.speak(self, seconds, realtime=realtime, silence_frames=silence_frames)
 
@@ -413,7 +415,7 @@ class MemberActions(Protocol):
 
     async def leave_voice(self, member: SimMember) -> None: ...
 
-    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
+    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int | None
                     ) -> list[bytes]: ...
 
     async def send_message(self, member: SimMember, channel: SimChannel, content: str) -> dict[str, Any]: ...

@@ -61,6 +61,7 @@ class _MemberActions:
     voice: VoiceServer
     messages: Messages
     interactions: Interactions
+    trailing_silence_frames: int
 
     async def join_voice(self, member: SimMember, channel: SimChannel) -> None:
         await self.voice_states.member_joins(member, channel)
@@ -68,9 +69,10 @@ class _MemberActions:
     async def leave_voice(self, member: SimMember) -> None:
         await self.voice_states.member_leaves(member)
 
-    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
+    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int | None
                     ) -> list[bytes]:
-        return await speak(self.voice, member, seconds, realtime=realtime, silence_frames=silence_frames)
+        silence = self.trailing_silence_frames if silence_frames is None else silence_frames
+        return await speak(self.voice, member, seconds, realtime=realtime, silence_frames=silence)
 
     async def send_message(self, member: SimMember, channel: SimChannel, content: str) -> dict[str, Any]:
         return await self.messages.member_sends(member, channel, content)
@@ -88,7 +90,11 @@ class DiscordSimulator:
     (:attr:`messages`, :attr:`interaction_responses`, :attr:`voice_state_log`, :attr:`audio_log`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", *, port: int = 0, voice_port: int = 0, dave: bool = True) -> None:
+    def __init__(self, host: str = "127.0.0.1", *, port: int = 0, voice_port: int = 0, dave: bool = True,
+                 trailing_silence_frames: int = 0) -> None:
+        """``trailing_silence_frames``: the ``F8 FF FE`` frames members send after each ``speak()`` unless told;
+        real clients send :data:`~pandora_simulator.speech.REAL_CLIENT_SILENCE_FRAMES` (5). 0 by default for
+        now: recorder tests count the frames they receive."""
         self.host = host
         self._port, self._voice_port = port, voice_port
         self.port = 0
@@ -118,7 +124,8 @@ class DiscordSimulator:
         self.rate_limits = RateLimits(self.rest.route_templates(), self.world.rate_limited.append)
         self._links = SceneLinks(
             events=self.guild_changes,
-            members=_MemberActions(self.voice_states, self.voice, self.message_rules, self.interactions),
+            members=_MemberActions(self.voice_states, self.voice, self.message_rules, self.interactions,
+                                   trailing_silence_frames),
             calls=self.voice,
         )
 
