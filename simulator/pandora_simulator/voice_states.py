@@ -85,8 +85,9 @@ class VoiceStates:
             return
         await self._announce(guild, state, about_user=bot.id)
         await session.dispatch("VOICE_SERVER_UPDATE", server_update)
-        if current is not None and current.channel_id != channel.id:
-            # A move: the old voice session ends with 4014; the client connects anew with the new token.
+        if current is not None and current.channel_id is not None:
+            # A move, or another session of the bot taking its voice over: the old voice connection ends with
+            # 4014; the new one connects with the new token.
             await self.voice.disconnect_user(guild.id, bot.id)
 
     async def session_ended(self, session: GatewaySession) -> None:

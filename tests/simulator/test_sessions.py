@@ -187,3 +187,26 @@ async def _voice_identify(sim: DiscordSimulator, server: dict[str, str], identif
             return int(answer.data)
         assert answer.json()["op"] == 2
         return None
+
+
+async def test_another_session_taking_the_bots_voice_closes_the_first_ones_connection_4014(
+    sim: DiscordSimulator,
+) -> None:
+    """A bot is in one voice channel per guild, owned by one session: a second process's op 4 takes it over."""
+    world = await small_world(sim)
+    _unpaced(sim, world.bot)
+    async with RawGateway(sim) as first, RawGateway(sim) as second:
+        ready = await first.identify(world.bot.token)
+        taker = await second.identify(world.bot.token)
+        server = await first.join_voice(world.guild.id, world.voice.id)
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"wss://{server['endpoint']}/?v=8", ssl=ssl.create_default_context(cafile=sim.ca_file)
+        ) as voice:
+            await voice.receive_json()  # HELLO
+            await voice.send_json({"op": 0, "d": {"server_id": str(world.guild.id), "user_id": str(world.bot.id),
+                                                  "session_id": ready["session_id"], "token": server["token"]}})
+            assert (await voice.receive_json())["op"] == 2  # READY
+            await second.join_voice(world.guild.id, world.voice.id)
+            closed = await voice.receive(5)
+            assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4014)
+            assert world.guild.voice_states[world.bot.id].session_id == taker["session_id"]
