@@ -4,7 +4,9 @@ interaction is acknowledged once, voice belongs to the session that asked for it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
@@ -14,7 +16,7 @@ from sim_clients import RawGateway, running_client
 
 from pandora.discord_connection import DiscordConnection
 from pandora_simulator import DiscordSimulator
-from pandora_simulator.testing import small_world, wait_for
+from pandora_simulator.testing import World, small_world, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -144,39 +146,10 @@ async def test_voice_state_session_is_the_owning_gateway_session(sim: DiscordSim
         await vc.disconnect()
 
 
-async def test_voice_identify_with_another_sessions_id_is_closed_4006(sim: DiscordSimulator) -> None:
-    world = await small_world(sim)
-    _unpaced(sim, world.bot)
-    async with RawGateway(sim) as owner, RawGateway(sim) as other:
-        ready = await owner.identify(world.bot.token)
-        others = await other.identify(world.bot.token)
-        server = await owner.join_voice(world.guild.id, world.voice.id)
-        identify = {"server_id": str(world.guild.id), "user_id": str(world.bot.id), "token": server["token"]}
-        assert await _voice_identify(sim, server, {**identify, "session_id": others["session_id"]}) == 4006
-        assert await _voice_identify(sim, server, {**identify, "session_id": ready["session_id"]}) is None
-
-
-async def test_the_voice_connection_closes_4014_when_its_gateway_session_ends(sim: DiscordSimulator) -> None:
-    world = await small_world(sim)
-    async with RawGateway(sim) as gateway:
-        ready = await gateway.identify(world.bot.token)
-        server = await gateway.join_voice(world.guild.id, world.voice.id)
-        async with aiohttp.ClientSession() as http, http.ws_connect(
-            f"wss://{server['endpoint']}/?v=8", ssl=ssl.create_default_context(cafile=sim.ca_file)
-        ) as voice:
-            await voice.receive_json()  # HELLO
-            await voice.send_json({"op": 0, "d": {"server_id": str(world.guild.id), "user_id": str(world.bot.id),
-                                                  "session_id": ready["session_id"], "token": server["token"]}})
-            assert (await voice.receive_json())["op"] == 2  # READY
-            assert gateway.ws is not None
-            await gateway.ws.close(code=1000)  # the client ends its gateway session
-            closed = await voice.receive(5)
-            assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4014)
-    assert world.guild.voice_channel_of(world.bot.id) is None
-
-
-async def _voice_identify(sim: DiscordSimulator, server: dict[str, str], identify: dict[str, str]) -> int | None:
-    """The close code a voice IDENTIFY gets, or None when it is answered with READY."""
+@contextlib.asynccontextmanager
+async def voice_socket(sim: DiscordSimulator, server: dict[str, str], identify: dict[str, str]
+                       ) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, int | None]]:
+    """A voice websocket after IDENTIFY: (the socket, None once READY came, or the code it was closed with)."""
     async with aiohttp.ClientSession() as http, http.ws_connect(
         f"wss://{server['endpoint']}/?v=8", ssl=ssl.create_default_context(cafile=sim.ca_file)
     ) as voice:
@@ -184,9 +157,41 @@ async def _voice_identify(sim: DiscordSimulator, server: dict[str, str], identif
         await voice.send_json({"op": 0, "d": identify})
         answer = await voice.receive(5)
         if answer.type == aiohttp.WSMsgType.CLOSE:
-            return int(answer.data)
-        assert answer.json()["op"] == 2
-        return None
+            yield voice, int(answer.data)
+        else:
+            assert answer.json()["op"] == 2  # READY
+            yield voice, None
+
+
+def _identify(world: World, server: dict[str, str], session_id: str) -> dict[str, str]:
+    return {"server_id": str(world.guild.id), "user_id": str(world.bot.id), "token": server["token"],
+            "session_id": session_id}
+
+
+async def test_voice_identify_with_another_sessions_id_is_closed_4006(sim: DiscordSimulator) -> None:
+    world = await small_world(sim)
+    _unpaced(sim, world.bot)
+    async with RawGateway(sim) as owner, RawGateway(sim) as other:
+        ready = await owner.identify(world.bot.token)
+        others = await other.identify(world.bot.token)
+        server = await owner.join_voice(world.guild.id, world.voice.id)
+        async with voice_socket(sim, server, _identify(world, server, others["session_id"])) as (_, refused):
+            assert refused == 4006
+        async with voice_socket(sim, server, _identify(world, server, ready["session_id"])) as (_, refused):
+            assert refused is None
+
+
+async def test_the_voice_connection_closes_4014_when_its_gateway_session_ends(sim: DiscordSimulator) -> None:
+    world = await small_world(sim)
+    async with RawGateway(sim) as gateway:
+        ready = await gateway.identify(world.bot.token)
+        server = await gateway.join_voice(world.guild.id, world.voice.id)
+        async with voice_socket(sim, server, _identify(world, server, ready["session_id"])) as (voice, refused):
+            assert refused is None and gateway.ws is not None
+            await gateway.ws.close(code=1000)  # the client ends its gateway session
+            closed = await voice.receive(5)
+            assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4014)
+    assert world.guild.voice_channel_of(world.bot.id) is None
 
 
 async def test_another_session_taking_the_bots_voice_closes_the_first_ones_connection_4014(
@@ -199,13 +204,8 @@ async def test_another_session_taking_the_bots_voice_closes_the_first_ones_conne
         ready = await first.identify(world.bot.token)
         taker = await second.identify(world.bot.token)
         server = await first.join_voice(world.guild.id, world.voice.id)
-        async with aiohttp.ClientSession() as http, http.ws_connect(
-            f"wss://{server['endpoint']}/?v=8", ssl=ssl.create_default_context(cafile=sim.ca_file)
-        ) as voice:
-            await voice.receive_json()  # HELLO
-            await voice.send_json({"op": 0, "d": {"server_id": str(world.guild.id), "user_id": str(world.bot.id),
-                                                  "session_id": ready["session_id"], "token": server["token"]}})
-            assert (await voice.receive_json())["op"] == 2  # READY
+        async with voice_socket(sim, server, _identify(world, server, ready["session_id"])) as (voice, refused):
+            assert refused is None
             await second.join_voice(world.guild.id, world.voice.id)
             closed = await voice.receive(5)
             assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4014)
