@@ -18,7 +18,7 @@ package.
 
 from pandora_simulator.audio import dominant_tone, tone_for
 from pandora_simulator.faults import FaultPlan
-from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimInteraction, SimMember, SimUser
+from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimInteraction, SimMember, SimRole, SimUser
 from pandora_simulator.records import ClientMessage, InteractionResponse, ReceivedAudio, VoiceStateRequest
 from pandora_simulator.simulator import DiscordSimulator
 
@@ -33,6 +33,7 @@ __all__ = [
     "SimGuild",
     "SimInteraction",
     "SimMember",
+    "SimRole",
     "SimUser",
     "VoiceStateRequest",
     "dominant_tone",

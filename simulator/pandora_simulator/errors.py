@@ -1,6 +1,20 @@
-"""Discord's REST error answers: raised inside handlers, turned into ``{"message", "code"}`` bodies by the API."""
+"""Discord's REST answers: JSON bodies, and the errors handlers raise (``{"message", "code"}`` bodies).
+
+discord.py only parses a body as JSON when ``Content-Type`` is exactly ``application/json`` (no charset), so every
+response goes through :func:`json_response`.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        headers={"Content-Type": "application/json", **(headers or {})})
 
 
 class DiscordError(Exception):

@@ -20,7 +20,10 @@ from aiohttp import WSMsgType, web
 from pandora_simulator import shapes
 from pandora_simulator.gateway_sessions import GatewaySession, GatewaySessions, send_frame
 from pandora_simulator.logs import log
+from pandora_simulator.model import SimBot, new_bot_token
 from pandora_simulator.opcodes import CLIENT_ENDED_CODES, GatewayClose, GatewayOp, Intent
+from pandora_simulator.records import InvalidSession, TokenReset
+from pandora_simulator.session_limits import Admission, SessionStartLimits
 from pandora_simulator.world import World
 
 HEARTBEAT_INTERVAL_MS = 41_250
@@ -51,11 +54,13 @@ class Socket:
 class GatewayServer:
     """Serves ``/gateway``. ``resume_url`` is read when a session starts (the port is known only once serving)."""
 
-    def __init__(self, world: World, sessions: GatewaySessions, *, resume_url: Callable[[], str],
+    def __init__(self, world: World, sessions: GatewaySessions, limits: SessionStartLimits, *,
+                 resume_url: Callable[[], str],
                  on_voice_state_request: VoiceStateRequestHandler, on_session_end: SessionEndHandler,
                  spawn: Callable[[Coroutine[Any, Any, Any]], None]) -> None:
         self.world = world
         self.sessions = sessions
+        self.limits = limits
         self.resume_url = resume_url
         self.on_voice_state_request = on_voice_state_request
         self.on_session_end = on_session_end
@@ -99,7 +104,7 @@ class GatewayServer:
 
     def _socket_closed(self, socket: Socket) -> None:
         session = socket.session
-        if session is None or session.ws is not socket.ws:
+        if session is None or session.closed or session.ws is not socket.ws:
             return
         session.ws = None
         # A client that closes with 1000/1001 ends its session; anything else may RESUME for a while.
@@ -133,6 +138,14 @@ class GatewayServer:
         data = data or {}
         bot = self.world.bot_by_token(str(data.get("token", "")))
         if bot is None:
+            return await socket.close(GatewayClose.AUTHENTICATION_FAILED, "Authentication failed.")
+        shard = data.get("shard")
+        admission = self.limits.of(bot.id).admit(int(shard[0]) if shard else 0)
+        if admission is Admission.TOO_SOON:
+            log.info("gateway identify too soon: invalid session", bot=bot.name)
+            return await self._invalid_session(socket, bot, "identify_too_soon")
+        if admission is Admission.EXHAUSTED:
+            await self._reset_token(bot)
             return await socket.close(GatewayClose.AUTHENTICATION_FAILED, "Authentication failed.")
         session = GatewaySession(id=secrets.token_hex(16), bot=bot, intents=int(data.get("intents", 0)),
                                  shard=data.get("shard"), ws=socket.ws, compressor=socket.compressor)
@@ -172,9 +185,8 @@ class GatewayServer:
         session = self.sessions.get(str(data.get("session_id")))
         bot = self.world.bot_by_token(str(data.get("token", "")))
         if session is None or session.closed or session.bot is not bot:
-            await socket.send({"op": GatewayOp.INVALID_SESSION, "d": False})
             socket.session = None
-            return True
+            return await self._invalid_session(socket, bot, "resume_refused")
         if session.expiry is not None:
             session.expiry.cancel()
             session.expiry = None
@@ -189,6 +201,25 @@ class GatewayServer:
         log.info("gateway resume", bot=session.bot.name, session=session.id, replayed_after=last)
         await session.dispatch("RESUMED", {"_trace": TRACE})
         return True
+
+    async def _invalid_session(self, socket: Socket, bot: SimBot | None, reason: str) -> bool:
+        """Op 9 with ``d`` false (start a new session); the client closes the socket itself."""
+        self.world.invalid_sessions.append(InvalidSession(bot.id if bot else 0, reason))
+        await socket.send({"op": GatewayOp.INVALID_SESSION, "d": False})
+        return True
+
+    async def _reset_token(self, bot: SimBot) -> None:
+        """The IDENTIFY budget is spent: every session of the bot ends and its token is replaced."""
+        ended = self.sessions.of(bot.id)
+        self.world.replace_token(bot, new_bot_token(bot.id))
+        self.world.token_resets.append(TokenReset(bot.id, len(ended)))
+        log.warning("gateway identify budget exhausted: sessions ended, token reset", bot=bot.name,
+                    sessions=len(ended))
+        for session in ended:
+            self.sessions.end(session)
+            if session.ws is not None and not session.ws.closed:
+                await session.ws.close(code=GatewayClose.AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            await self.on_session_end(session)
 
     async def _request_members(self, socket: Socket, data: Any) -> bool:
         assert socket.session is not None

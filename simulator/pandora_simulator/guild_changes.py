@@ -1,4 +1,4 @@
-"""Changes to a guild that connected bots hear about: new channels, members and bots, and nickname changes."""
+"""Changes to a guild that connected bots hear about: channels, members, roles, bots joining, nickname changes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from pandora_simulator import shapes
 from pandora_simulator.gateway_sessions import GatewaySessions
-from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimMember
+from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimMember, SimRole
 from pandora_simulator.opcodes import Intent
 
 
@@ -29,6 +29,24 @@ class GuildChanges:
         guild = member.guild
         payload = shapes.guild_member(guild, guild.memberships[member.id])
         self.spawn(self.sessions.to_guild(guild, "GUILD_MEMBER_ADD", payload, Intent.GUILD_MEMBERS))
+
+    def channel_updated(self, channel: SimChannel) -> None:
+        self.spawn(self.sessions.to_guild(channel.guild, "CHANNEL_UPDATE", shapes.channel(channel), Intent.GUILDS))
+
+    def member_updated(self, guild: SimGuild, user_id: int) -> None:
+        payload = shapes.guild_member(guild, guild.memberships[user_id])
+        self.spawn(self.sessions.to_guild(guild, "GUILD_MEMBER_UPDATE", payload, Intent.GUILD_MEMBERS,
+                                          about_user=user_id))
+
+    def role_created(self, guild: SimGuild, role: SimRole) -> None:
+        self._role_event(guild, "GUILD_ROLE_CREATE", role)
+
+    def role_updated(self, guild: SimGuild, role: SimRole) -> None:
+        self._role_event(guild, "GUILD_ROLE_UPDATE", role)
+
+    def _role_event(self, guild: SimGuild, event: str, role: SimRole) -> None:
+        payload = {"guild_id": str(guild.id), "role": shapes.role(role)}
+        self.spawn(self.sessions.to_guild(guild, event, payload, Intent.GUILDS))
 
     def bot_added(self, bot: SimBot, guild: SimGuild) -> None:
         self.spawn(self.sessions.to_bot(bot.id, "GUILD_CREATE", shapes.guild_create(guild, bot), Intent.GUILDS))

@@ -15,7 +15,7 @@ from pandora_simulator.gateway_sessions import GatewaySessions
 from pandora_simulator.ids import new_snowflake
 from pandora_simulator.logs import log
 from pandora_simulator.messages import Messages
-from pandora_simulator.model import DEFAULT_PERMISSIONS, SimBot, SimChannel, SimInteraction, SimUser
+from pandora_simulator.model import SimBot, SimChannel, SimInteraction, SimUser
 from pandora_simulator.records import InteractionResponse
 from pandora_simulator.world import World
 
@@ -77,7 +77,7 @@ class Interactions:
     def _create_payload(self, interaction: SimInteraction, command: dict[str, Any]) -> dict[str, Any]:
         channel, guild = interaction.channel, interaction.channel.guild
         member = shapes.member(guild.memberships[interaction.user.id])
-        member["permissions"] = str(DEFAULT_PERMISSIONS)
+        member["permissions"] = str(channel.permissions_of(interaction.user.id))
         return {
             "id": str(interaction.id),
             "application_id": str(interaction.bot.application_id),
@@ -91,7 +91,7 @@ class Interactions:
             "member": member,
             "token": interaction.token,
             "version": 1,
-            "app_permissions": str(guild.bot_permissions & ~channel.bot_denied),
+            "app_permissions": str(channel.permissions_of(interaction.bot.id)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],

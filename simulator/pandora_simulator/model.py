@@ -19,28 +19,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pandora_simulator.audio import tone_for
 from pandora_simulator.ids import new_snowflake, snowflake_time_iso
+from pandora_simulator.permissions import (
+    DEFAULT_PERMISSIONS,
+    MEMBER_OVERWRITE,
+    ROLE_OVERWRITE,
+    Overwrite,
+    base_permissions,
+    channel_permissions,
+)
 from pandora_simulator.records import InteractionResponse
 
 if TYPE_CHECKING:
     from pandora_simulator.audio import ToneEncoder
     from pandora_simulator.dave import SimulatedDaveMember
     from pandora_simulator.faults import FaultPlan
-
-# Permission bits (https://discord.com/developers/docs/topics/permissions).
-VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
-READ_MESSAGE_HISTORY = 1 << 16
-CONNECT = 1 << 20
-SPEAK = 1 << 21
-USE_VAD = 1 << 25
-CHANGE_NICKNAME = 1 << 26
-USE_APPLICATION_COMMANDS = 1 << 31
-EMBED_LINKS = 1 << 14
-ATTACH_FILES = 1 << 15
-DEFAULT_PERMISSIONS = (
-    VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | CONNECT | SPEAK | USE_VAD | CHANGE_NICKNAME
-    | USE_APPLICATION_COMMANDS | EMBED_LINKS | ATTACH_FILES
-)
 
 TEXT_CHANNEL = 0
 VOICE_CHANNEL = 2
@@ -69,21 +61,35 @@ class SimBot(SimUser):
     commands: list[dict[str, Any]] = field(default_factory=list)
 
 
+def new_bot_token(user_id: int) -> str:
+    """A fresh token, shaped like real ones (base64 user id . timestamp . hmac) so log redaction recognises it."""
+    encoded_id = base64.urlsafe_b64encode(str(user_id).encode()).decode().rstrip("=")
+    return f"{encoded_id}.{secrets.token_urlsafe(5)}.{secrets.token_urlsafe(27)}"
+
+
 def new_bot(name: str) -> SimBot:
     user_id = new_snowflake()
-    # Shaped like real tokens (base64 user id . timestamp . hmac) so log redaction recognises them.
-    encoded_id = base64.urlsafe_b64encode(str(user_id).encode()).decode().rstrip("=")
-    token = f"{encoded_id}.{secrets.token_urlsafe(5)}.{secrets.token_urlsafe(27)}"
-    return SimBot(id=user_id, name=name, bot=True, token=token, application_id=user_id)
+    return SimBot(id=user_id, name=name, bot=True, token=new_bot_token(user_id), application_id=user_id)
+
+
+@dataclass(eq=False)
+class SimRole:
+    """A guild role; the guild's own id is its @everyone role."""
+
+    id: int
+    name: str
+    permissions: int = 0
+    position: int = 0
 
 
 @dataclass(eq=False)
 class Membership:
-    """A user's membership in a guild."""
+    """A user's membership in a guild (``roles``: role ids, @everyone implied)."""
 
     user: SimUser
     joined_at: str
     nick: str | None = None
+    roles: list[int] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -106,16 +112,51 @@ class SimChannel:
     name: str
     type: int
     position: int
-    # Permissions taken away from bots in this channel (shows up as a member overwrite and as 403s over REST).
+    # Permissions taken away from every bot of the guild here (a member overwrite per bot); overwrites set with
+    # set_permissions() come on top.
     bot_denied: int = 0
     faults: FaultPlan | None = None
+    overwrites: dict[int, Overwrite] = field(default_factory=dict)  # by role or user id
 
     @property
     def is_voice(self) -> bool:
         return self.type == VOICE_CHANNEL
 
-    def bot_may(self, permission: int) -> bool:
-        return (self.guild.bot_permissions & ~self.bot_denied & permission) == permission
+    def set_permissions(self, target: SimRole | SimUser | SimMember, *, allow: int = 0, deny: int = 0) -> None:
+        """Set the channel's overwrite for a role or a member or bot (replaces theirs); bots get CHANNEL_UPDATE."""
+        kind = ROLE_OVERWRITE if isinstance(target, SimRole) else MEMBER_OVERWRITE
+        self.overwrites[target.id] = Overwrite(target.id, kind, allow, deny)
+        self.guild.links.events.channel_updated(self)
+
+    def clear_permissions(self, target: SimRole | SimUser | SimMember) -> None:
+        if self.overwrites.pop(target.id, None) is not None:
+            self.guild.links.events.channel_updated(self)
+
+    def permission_overwrites(self) -> list[Overwrite]:
+        """The overwrites in force, @everyone's first (``bot_denied`` folded into each bot's member overwrite)."""
+        found = dict(self.overwrites)
+        if self.bot_denied:
+            for bot in self.guild.bots:
+                own = found.get(bot.id) or Overwrite(bot.id, MEMBER_OVERWRITE)
+                found[bot.id] = Overwrite(bot.id, MEMBER_OVERWRITE, own.allow & ~self.bot_denied,
+                                          own.deny | self.bot_denied)
+        return sorted(found.values(), key=lambda o: o.id != self.guild.id)
+
+    def permissions_of(self, user_id: int) -> int:
+        """What ``user_id`` may do in this channel (Discord's computation, see ``permissions``)."""
+        overwrites = {o.id: o for o in self.permission_overwrites()}
+        membership = self.guild.memberships.get(user_id)
+        roles = membership.roles if membership else []
+        return channel_permissions(
+            self.guild.permissions_of(user_id), everyone=overwrites.get(self.guild.id),
+            roles=[overwrites[r] for r in roles if r in overwrites and overwrites[r].type == ROLE_OVERWRITE],
+            member=overwrites.get(user_id) if user_id in overwrites and overwrites[user_id].type == MEMBER_OVERWRITE
+            else None,
+            voice=self.is_voice,
+        )
+
+    def allows(self, user_id: int, permission: int) -> bool:
+        return self.permissions_of(user_id) & permission == permission
 
     # DAVE faults and waits of this channel's call (kept here so scenarios read naturally).
     async def force_dave_epoch_change(self) -> None:
@@ -149,8 +190,57 @@ class SimGuild:
     voice_states: dict[int, VoiceState] = field(default_factory=dict)
     bots: list[SimBot] = field(default_factory=list)
     members: dict[int, SimMember] = field(default_factory=dict)
-    # Guild-level permissions of bots (the @everyone role): clear CHANGE_NICKNAME to get 403s on nickname changes.
-    bot_permissions: int = DEFAULT_PERMISSIONS
+    roles: dict[int, SimRole] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.roles.setdefault(self.id, SimRole(self.id, "@everyone", DEFAULT_PERMISSIONS))
+
+    # --- roles and permissions ------------------------------------------------------------------------------
+
+    @property
+    def everyone(self) -> SimRole:
+        return self.roles[self.id]
+
+    @property
+    def bot_permissions(self) -> int:
+        """@everyone's permissions (the name from when bots had no roles): clear CHANGE_NICKNAME for 403s."""
+        return self.everyone.permissions
+
+    @bot_permissions.setter
+    def bot_permissions(self, permissions: int) -> None:
+        self.edit_role(self.everyone, permissions=permissions)
+
+    def create_role(self, name: str, *, permissions: int = 0) -> SimRole:
+        """A role (GUILD_ROLE_CREATE); give it with :meth:`add_role` or ``member.add_role``."""
+        role = SimRole(new_snowflake(), name, permissions, position=len(self.roles))
+        self.roles[role.id] = role
+        self.links.events.role_created(self, role)
+        return role
+
+    def edit_role(self, role: SimRole, *, permissions: int) -> None:
+        role.permissions = permissions
+        self.links.events.role_updated(self, role)
+
+    def add_role(self, user: SimUser | SimMember, role: SimRole) -> None:
+        """Give a member or bot of this guild a role (GUILD_MEMBER_UPDATE)."""
+        membership = self.memberships[user.id]
+        if role.id != self.id and role.id not in membership.roles:
+            membership.roles.append(role.id)
+            self.links.events.member_updated(self, user.id)
+
+    def remove_role(self, user: SimUser | SimMember, role: SimRole) -> None:
+        membership = self.memberships[user.id]
+        if role.id in membership.roles:
+            membership.roles.remove(role.id)
+            self.links.events.member_updated(self, user.id)
+
+    def permissions_of(self, user_id: int) -> int:
+        """A member's guild-wide permissions (owner: all; @everyone plus their roles)."""
+        membership = self.memberships.get(user_id)
+        roles = [self.roles[r].permissions for r in (membership.roles if membership else []) if r in self.roles]
+        return base_permissions(self.everyone.permissions, roles, owner=user_id == self.owner_id)
+
+    # --- channels and members ----------------------------------------------------------------------------------
 
     def create_text_channel(self, name: str) -> SimChannel:
         return self._add_channel(name, TEXT_CHANNEL)
@@ -231,12 +321,14 @@ class SimMember:
     async def leave_voice(self) -> None:
         await self.guild.links.members.leave_voice(self)
 
-    async def speak(self, seconds: float = 1.0, *, realtime: bool = True, silence_frames: int = 0) -> list[bytes]:
+    async def speak(self, seconds: float = 1.0, *, realtime: bool = True, silence_frames: int | None = None
+                    ) -> list[bytes]:
         """Send ``seconds`` of this member's tone as 20 ms Opus frames; returns the plaintext frames sent.
 
         ``realtime`` paces frames every 20 ms as a real client does; otherwise they go out back to back (with a
-        yield every few frames). ``silence_frames`` appends that many ``F8 FF FE`` frames, as clients do when they
-        stop talking. Waits for the member's DAVE session first when the call uses DAVE.
+        yield every few frames). ``silence_frames`` ``F8 FF FE`` frames follow, as real clients send five when they
+        stop talking (default: the simulator's ``trailing_silence_frames``; not in the returned frames). Waits for
+        the member's DAVE session first when the call uses DAVE.
         """
         return await self.guild.links.members.speak(self, seconds, realtime=realtime, silence_frames=silence_frames)
 
@@ -256,6 +348,12 @@ class SimMember:
             self.undecryptable[sender_id] += 1
             return
         self.received_audio[sender_id].append(bytes(plain))
+
+    def add_role(self, role: SimRole) -> None:
+        self.guild.add_role(self, role)
+
+    def remove_role(self, role: SimRole) -> None:
+        self.guild.remove_role(self, role)
 
     async def send_message(self, channel: SimChannel, content: str) -> dict[str, Any]:
         """Post a message as this member; bots in the guild get MESSAGE_CREATE."""
@@ -301,6 +399,14 @@ class GuildEvents(Protocol):
 
     def member_added(self, member: SimMember) -> None: ...
 
+    def member_updated(self, guild: SimGuild, user_id: int) -> None: ...
+
+    def channel_updated(self, channel: SimChannel) -> None: ...
+
+    def role_created(self, guild: SimGuild, role: SimRole) -> None: ...
+
+    def role_updated(self, guild: SimGuild, role: SimRole) -> None: ...
+
 
 class MemberActions(Protocol):
     """What a simulated member does in the world: voice, speech, messages, slash commands."""
@@ -309,7 +415,7 @@ class MemberActions(Protocol):
 
     async def leave_voice(self, member: SimMember) -> None: ...
 
-    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
+    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int | None
                     ) -> list[bytes]: ...
 
     async def send_message(self, member: SimMember, channel: SimChannel, content: str) -> dict[str, Any]: ...

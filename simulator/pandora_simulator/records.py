@@ -40,13 +40,15 @@ class InteractionResponse:
 
 @dataclass(frozen=True)
 class VoiceStateRequest:
-    """A gateway op 4 a bot sent (``channel_id`` None means leave)."""
+    """A gateway op 4 a bot sent (``channel_id`` None means leave; ``refused`` why it went unanswered, e.g.
+    "missing Connect")."""
 
     user_id: int
     guild_id: int
     channel_id: int | None
     self_mute: bool
     self_deaf: bool
+    refused: str = ""
     at: float = field(default_factory=time.monotonic)
 
 
@@ -60,4 +62,34 @@ class ReceivedAudio:
     sequence: int
     timestamp: int
     frame: bytes
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class InvalidSession:
+    """An op 9 INVALID_SESSION the gateway sent: ``reason`` "identify_too_soon" (beyond ``max_concurrency`` per
+    5 s) or "resume_refused" (unknown or ended session)."""
+
+    bot_id: int
+    reason: str
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class TokenReset:
+    """A bot ran out of IDENTIFYs: its sessions were closed (4004) and its token replaced."""
+
+    bot_id: int
+    sessions_closed: int
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class RateLimitHit:
+    """A request the REST API answered 429 (``route`` as ``sim.rate_limit`` names it)."""
+
+    route: str
+    path: str
+    retry_after: float
+    is_global: bool = False
     at: float = field(default_factory=time.monotonic)

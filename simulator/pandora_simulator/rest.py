@@ -1,33 +1,30 @@
-"""The REST API subset Pandora's clients use, with Discord's error shapes.
-
-discord.py only parses a body as JSON when ``Content-Type`` is exactly ``application/json`` (no charset), so every
-response goes through :func:`json_response`.
-"""
+"""The REST API subset Pandora's clients use, with Discord's error shapes (bodies from :mod:`.errors`)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from pandora_simulator import shapes
-from pandora_simulator.errors import DiscordError, missing_access, missing_permissions, not_found
+from pandora_simulator.errors import DiscordError, json_response, missing_access, missing_permissions, not_found
 from pandora_simulator.guild_changes import GuildChanges
 from pandora_simulator.ids import new_snowflake
 from pandora_simulator.interactions import Interactions
 from pandora_simulator.logs import log
 from pandora_simulator.messages import Messages
-from pandora_simulator.model import CHANGE_NICKNAME, SEND_MESSAGES, VIEW_CHANNEL, SimBot, SimChannel, SimGuild
+from pandora_simulator.model import SimBot, SimChannel, SimGuild
+from pandora_simulator.permissions import CHANGE_NICKNAME, SEND_MESSAGES, VIEW_CHANNEL
 from pandora_simulator.world import World
 
 API_PREFIX = r"/api/v{version:\d+}"
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json", **(headers or {})})
+def _canonical(path: str) -> str:
+    return re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path).removeprefix("/api/v{version}")
 
 
 async def read_body(request: web.Request) -> Any:
@@ -46,12 +43,13 @@ class RestApi:
     """Route table and handlers: authentication and lookups here, the rules in ``messages``/``interactions``."""
 
     def __init__(self, world: World, messages: Messages, interactions: Interactions, guild_changes: GuildChanges,
-                 *, gateway_url: Callable[[], str]) -> None:
+                 *, gateway_url: Callable[[], str], session_start_limit: Callable[[SimBot], dict[str, Any]]) -> None:
         self.world = world
         self.messages = messages
         self.interactions = interactions
         self.guild_changes = guild_changes
         self.gateway_url = gateway_url
+        self.session_start_limit = session_start_limit
 
     def routes(self) -> list[web.RouteDef]:
         p = API_PREFIX
@@ -86,6 +84,10 @@ class RestApi:
             web.patch(p + "/guilds/{guild_id}/members/@me", self.change_own_nickname),
             web.get(p + "/guilds/{guild_id}/members/{user_id:\\d+}", self.get_member),
         ]
+
+    def route_templates(self) -> list[str]:
+        """Every route as ``METHOD /path/{param}`` (without the API version prefix): what rate limits name."""
+        return [f"{route.method} {_canonical(route.path)}" for route in self.routes()]
 
     @staticmethod
     @web.middleware
@@ -123,7 +125,7 @@ class RestApi:
         channel = self.world.channel(int(channel_id)) if channel_id.isdigit() else None
         if channel is None:
             raise not_found("Channel", 10003)
-        if bot not in channel.guild.bots or not channel.bot_may(VIEW_CHANNEL):
+        if bot not in channel.guild.bots or not channel.allows(bot.id, VIEW_CHANNEL):
             raise missing_access()
         return channel
 
@@ -141,8 +143,8 @@ class RestApi:
     async def get_my_guilds(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         return json_response([
-            {"id": str(g.id), "name": g.name, "icon": None, "owner": False, "permissions": str(g.bot_permissions),
-             "features": [], "banner": None}
+            {"id": str(g.id), "name": g.name, "icon": None, "owner": False,
+             "permissions": str(g.permissions_of(bot.id)), "features": [], "banner": None}
             for g in self.world.guilds_of(bot)
         ])
 
@@ -161,8 +163,7 @@ class RestApi:
         return json_response({"url": self.gateway_url()})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
-        self.bot_of(request)
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+        limit = self.session_start_limit(self.bot_of(request))
         return json_response({"url": self.gateway_url(), "shards": 1, "session_start_limit": limit})
 
     # --- application commands -------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ class RestApi:
     async def create_message(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         channel = self.channel_for(bot, request.match_info["channel_id"])
-        if not channel.bot_may(SEND_MESSAGES):
+        if not channel.allows(bot.id, SEND_MESSAGES):
             raise missing_permissions()
         body = await read_body(request)
         message = await self.messages.bot_creates(bot, channel, body)
@@ -324,7 +325,7 @@ class RestApi:
     async def change_own_nickname(self, request: web.Request) -> web.Response:
         bot = self.bot_of(request)
         guild = self.guild_for(bot, request.match_info["guild_id"])
-        if not guild.bot_permissions & CHANGE_NICKNAME:
+        if not guild.permissions_of(bot.id) & CHANGE_NICKNAME:
             raise missing_permissions()
         body = await read_body(request)
         return json_response(await self.guild_changes.set_nickname(guild, bot, body.get("nick") or None))

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pandora_simulator.ids import snowflake_time_iso
-from pandora_simulator.model import Membership, SimBot, SimChannel, SimGuild, SimUser, VoiceState
-
-MEMBER_OVERWRITE = 1
+from pandora_simulator.model import Membership, SimBot, SimChannel, SimGuild, SimRole, SimUser, VoiceState
 
 
 def user(account: SimUser) -> dict[str, Any]:
@@ -51,7 +49,7 @@ def member(membership: Membership, *, with_user: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
         "nick": membership.nick,
         "avatar": None,
-        "roles": [],
+        "roles": [str(role_id) for role_id in membership.roles],
         "joined_at": membership.joined_at,
         "premium_since": None,
         "deaf": False,
@@ -91,9 +89,8 @@ def voice_state(state: VoiceState, guild: SimGuild) -> dict[str, Any]:
 
 def channel(room: SimChannel) -> dict[str, Any]:
     overwrites = [
-        {"id": str(bot.id), "type": MEMBER_OVERWRITE, "allow": "0", "deny": str(room.bot_denied)}
-        for bot in room.guild.bots
-        if room.bot_denied
+        {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+        for o in room.permission_overwrites()
     ]
     data: dict[str, Any] = {
         "id": str(room.id),
@@ -113,17 +110,17 @@ def channel(room: SimChannel) -> dict[str, Any]:
     return data
 
 
-def everyone_role(guild: SimGuild) -> dict[str, Any]:
+def role(part: SimRole) -> dict[str, Any]:
     return {
-        "id": str(guild.id),
-        "name": "@everyone",
+        "id": str(part.id),
+        "name": part.name,
         "color": 0,
         "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
         "hoist": False,
         "icon": None,
         "unicode_emoji": None,
-        "position": 0,
-        "permissions": str(guild.bot_permissions),
+        "position": part.position,
+        "permissions": str(part.permissions),
         "managed": False,
         "mentionable": False,
         "flags": 0,
@@ -146,7 +143,7 @@ def guild(place: SimGuild) -> dict[str, Any]:
         "verification_level": 0,
         "default_message_notifications": 0,
         "explicit_content_filter": 0,
-        "roles": [everyone_role(place)],
+        "roles": [role(part) for part in place.roles.values()],
         "emojis": [],
         "stickers": [],
         "features": [],

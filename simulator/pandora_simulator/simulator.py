@@ -32,8 +32,18 @@ from pandora_simulator.model import (
     new_bot,
 )
 from pandora_simulator.opcodes import GatewayClose, VoiceClose
-from pandora_simulator.records import ClientMessage, InteractionResponse, ReceivedAudio, VoiceStateRequest
+from pandora_simulator.rate_limits import RateLimit, RateLimits
+from pandora_simulator.records import (
+    ClientMessage,
+    InteractionResponse,
+    InvalidSession,
+    RateLimitHit,
+    ReceivedAudio,
+    TokenReset,
+    VoiceStateRequest,
+)
 from pandora_simulator.rest import RestApi
+from pandora_simulator.session_limits import SessionStartLimit, SessionStartLimits
 from pandora_simulator.speech import speak
 from pandora_simulator.tasks import BackgroundTasks
 from pandora_simulator.tls import SimulatorCertificates
@@ -51,6 +61,7 @@ class _MemberActions:
     voice: VoiceServer
     messages: Messages
     interactions: Interactions
+    trailing_silence_frames: int
 
     async def join_voice(self, member: SimMember, channel: SimChannel) -> None:
         await self.voice_states.member_joins(member, channel)
@@ -58,9 +69,10 @@ class _MemberActions:
     async def leave_voice(self, member: SimMember) -> None:
         await self.voice_states.member_leaves(member)
 
-    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
+    async def speak(self, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int | None
                     ) -> list[bytes]:
-        return await speak(self.voice, member, seconds, realtime=realtime, silence_frames=silence_frames)
+        silence = self.trailing_silence_frames if silence_frames is None else silence_frames
+        return await speak(self.voice, member, seconds, realtime=realtime, silence_frames=silence)
 
     async def send_message(self, member: SimMember, channel: SimChannel, content: str) -> dict[str, Any]:
         return await self.messages.member_sends(member, channel, content)
@@ -78,7 +90,11 @@ class DiscordSimulator:
     (:attr:`messages`, :attr:`interaction_responses`, :attr:`voice_state_log`, :attr:`audio_log`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", *, port: int = 0, voice_port: int = 0, dave: bool = True) -> None:
+    def __init__(self, host: str = "127.0.0.1", *, port: int = 0, voice_port: int = 0, dave: bool = True,
+                 trailing_silence_frames: int = 0) -> None:
+        """``trailing_silence_frames``: the ``F8 FF FE`` frames members send after each ``speak()`` unless told;
+        real clients send :data:`~pandora_simulator.speech.REAL_CLIENT_SILENCE_FRAMES` (5). 0 by default for
+        now: recorder tests count the frames they receive."""
         self.host = host
         self._port, self._voice_port = port, voice_port
         self.port = 0
@@ -96,16 +112,20 @@ class DiscordSimulator:
         self.message_rules = Messages(self.world, self.sessions)
         self.interactions = Interactions(self.world, self.message_rules, self.sessions)
         self.guild_changes = GuildChanges(self.sessions, self.spawn)
+        self.start_limits = SessionStartLimits()
         self.gateway = GatewayServer(
-            self.world, self.sessions, resume_url=lambda: self.gateway_url,
+            self.world, self.sessions, self.start_limits, resume_url=lambda: self.gateway_url,
             on_voice_state_request=self.voice_states.bot_request, on_session_end=self.voice_states.session_ended,
             spawn=self.spawn,
         )
         self.rest = RestApi(self.world, self.message_rules, self.interactions, self.guild_changes,
-                            gateway_url=lambda: self.gateway_url)
+                            gateway_url=lambda: self.gateway_url,
+                            session_start_limit=lambda bot: self.start_limits.of(bot.id).payload())
+        self.rate_limits = RateLimits(self.rest.route_templates(), self.world.rate_limited.append)
         self._links = SceneLinks(
             events=self.guild_changes,
-            members=_MemberActions(self.voice_states, self.voice, self.message_rules, self.interactions),
+            members=_MemberActions(self.voice_states, self.voice, self.message_rules, self.interactions,
+                                   trailing_silence_frames),
             calls=self.voice,
         )
 
@@ -120,7 +140,8 @@ class DiscordSimulator:
 
     async def start(self) -> None:
         self.certificates = SimulatorCertificates.generate()
-        app = web.Application(middlewares=[RestApi.errors])
+        # Rate limits outermost: error answers count and carry the headers too, as on Discord.
+        app = web.Application(middlewares=[self.rate_limits.middleware, RestApi.errors])
         app.add_routes(self.rest.routes())
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/gateway/", self.gateway.handle)])
         self.port = await self._serve(app, self._port, None)
@@ -208,6 +229,20 @@ class DiscordSimulator:
         guild.add_bot(bot)
         self.guild_changes.bot_added(bot, guild)
 
+    def session_start_limit(self, bot: SimBot) -> SessionStartLimit:
+        """The bot's live IDENTIFY limits (``GET /gateway/bot``): change ``.remaining``, ``.max_concurrency``,
+        ``.window_seconds`` (5 s) to shape a scenario."""
+        return self.start_limits.of(bot.id)
+
+    def rate_limit(self, route: str, *, limit: int | None = None, per: float = 1.0, every: int | None = None,
+                   retry_after: float = 0.1, is_global: bool = False) -> RateLimit:
+        """Limit a REST route (``pandora_simulator.rate_limits.MESSAGE_CREATE``, ... or ``"METHOD /path"``):
+        ``limit`` requests per ``per`` seconds per channel/guild/webhook/interaction, announced in
+        ``X-RateLimit-*`` headers; ``every=N`` answers every N-th request 429 (``retry_after`` seconds) unannounced,
+        as a limit shared with another process does. Replaces an earlier limit of the route."""
+        return self.rate_limits.limit(route, limit=limit, per=per, every=every, retry_after=retry_after,
+                                      is_global=is_global)
+
     # --- faults -------------------------------------------------------------------------------------------------
 
     async def close_voice_socket(self, user_id: int, code: int = VoiceClose.SERVER_CRASHED) -> None:
@@ -245,6 +280,21 @@ class DiscordSimulator:
     def audio_log(self) -> list[ReceivedAudio]:
         """Every RTP packet a real client sent, transport-decrypted."""
         return self.world.audio_log
+
+    @property
+    def invalid_sessions(self) -> list[InvalidSession]:
+        """Every op 9 the gateway sent (an IDENTIFY too soon after another, a refused RESUME)."""
+        return self.world.invalid_sessions
+
+    @property
+    def token_resets(self) -> list[TokenReset]:
+        """Every time a bot spent its IDENTIFY budget: sessions closed with 4004, token replaced."""
+        return self.world.token_resets
+
+    @property
+    def rate_limited(self) -> list[RateLimitHit]:
+        """Every request the REST API answered 429."""
+        return self.world.rate_limited
 
     def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
         """Every message in a channel, oldest first (members', bots' and interaction responses)."""

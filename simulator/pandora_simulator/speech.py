@@ -11,6 +11,8 @@ from pandora_simulator.model import SimMember
 from pandora_simulator.rtp import SILENCE_FRAME
 from pandora_simulator.voice_server import VoiceServer
 
+REAL_CLIENT_SILENCE_FRAMES = 5  # what Discord clients send when a burst of speech ends
+
 
 async def speak(voice: VoiceServer, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
                 ) -> list[bytes]:

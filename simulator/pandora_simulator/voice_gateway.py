@@ -124,13 +124,14 @@ class VoiceGateway:
             return await socket.close(VoiceClose.ALREADY_AUTHENTICATED)
         data = data or {}
         grant = self.server.grants.get(str(data.get("token")))
-        if (
-            grant is None
-            or str(grant.guild_id) != str(data.get("server_id"))
-            or str(grant.user_id) != str(data.get("user_id"))
-            or grant.session_id != data.get("session_id")
+        if grant is None or str(grant.guild_id) != str(data.get("server_id")) or str(grant.user_id) != str(
+            data.get("user_id")
         ):
             return await socket.close(VoiceClose.AUTHENTICATION_FAILED)
+        if grant.session_id != data.get("session_id"):
+            # The voice state belongs to the gateway session that sent op 4; another session of the same bot
+            # (another process on the token) cannot take its voice connection.
+            return await socket.close(VoiceClose.SESSION_INVALID)
         connection = await self.server.open_connection(
             grant, int(data.get("max_dave_protocol_version") or 0), socket.ws)
         socket.connection = connection

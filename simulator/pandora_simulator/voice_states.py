@@ -13,8 +13,9 @@ from typing import Any
 from pandora_simulator import shapes
 from pandora_simulator.gateway_sessions import GatewaySession, GatewaySessions
 from pandora_simulator.logs import log
-from pandora_simulator.model import CONNECT, SimBot, SimChannel, SimGuild, SimMember, VoiceState
+from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimMember, VoiceState
 from pandora_simulator.opcodes import Intent, VoiceClose
+from pandora_simulator.permissions import CONNECT, VIEW_CHANNEL
 from pandora_simulator.records import VoiceStateRequest
 from pandora_simulator.voice_server import VoiceServer
 from pandora_simulator.world import World
@@ -47,19 +48,20 @@ class VoiceStates:
         if guild is None or bot not in guild.bots:
             return
         raw_channel = data.get("channel_id")
-        channel_id = int(raw_channel) if raw_channel else None
+        channel = guild.channels.get(int(raw_channel)) if raw_channel else None
+        refused = _refusal(channel, bot) if raw_channel else ""
+        self_mute, self_deaf = bool(data.get("self_mute")), bool(data.get("self_deaf"))
         self.world.voice_state_log.append(VoiceStateRequest(
-            user_id=bot.id, guild_id=guild.id, channel_id=channel_id,
-            self_mute=bool(data.get("self_mute")), self_deaf=bool(data.get("self_deaf")),
+            user_id=bot.id, guild_id=guild.id, channel_id=int(raw_channel) if raw_channel else None,
+            self_mute=self_mute, self_deaf=self_deaf, refused=refused,
         ))
-        if channel_id is None:
+        if refused:
+            # Discord answers nothing at all: the client's connect() times out.
+            log.info("voice join refused", bot=bot.name, channel=raw_channel, reason=refused)
+        elif channel is None:
             await self._bot_leaves(guild, bot)
-            return
-        channel = guild.channels.get(channel_id)
-        if channel is None or not channel.is_voice or not channel.bot_may(CONNECT):
-            log.info("voice join refused", bot=bot.name, channel=channel_id)
-            return
-        await self._bot_joins(session, guild, channel, bool(data.get("self_mute")), bool(data.get("self_deaf")))
+        else:
+            await self._bot_joins(session, guild, channel, self_mute, self_deaf)
 
     async def _bot_leaves(self, guild: SimGuild, bot: SimBot) -> None:
         if bot.id in guild.voice_states:
@@ -83,8 +85,9 @@ class VoiceStates:
             return
         await self._announce(guild, state, about_user=bot.id)
         await session.dispatch("VOICE_SERVER_UPDATE", server_update)
-        if current is not None and current.channel_id != channel.id:
-            # A move: the old voice session ends with 4014; the client connects anew with the new token.
+        if current is not None and current.channel_id is not None:
+            # A move, or another session of the bot taking its voice over: the old voice connection ends with
+            # 4014; the new one connects with the new token.
             await self.voice.disconnect_user(guild.id, bot.id)
 
     async def session_ended(self, session: GatewaySession) -> None:
@@ -125,3 +128,13 @@ class VoiceStates:
         guild = member.guild
         state = guild.voice_states.pop(member.id, None)
         await self._announce(guild, VoiceState(member.id, None, state.session_id if state else ""))
+
+
+def _refusal(channel: SimChannel | None, bot: SimBot) -> str:
+    """Why a bot's op 4 into ``channel`` goes unanswered ("" when it may join)."""
+    if channel is None or not channel.is_voice:
+        return "not a voice channel of the guild"
+    for permission, name in ((VIEW_CHANNEL, "View Channel"), (CONNECT, "Connect")):
+        if not channel.allows(bot.id, permission):
+            return f"missing {name}"
+    return ""

@@ -13,7 +13,15 @@ from typing import Any
 
 from pandora_simulator.ids import new_snowflake
 from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimInteraction, SimUser
-from pandora_simulator.records import ClientMessage, InteractionResponse, ReceivedAudio, VoiceStateRequest
+from pandora_simulator.records import (
+    ClientMessage,
+    InteractionResponse,
+    InvalidSession,
+    RateLimitHit,
+    ReceivedAudio,
+    TokenReset,
+    VoiceStateRequest,
+)
 
 
 @dataclass(eq=False)
@@ -30,11 +38,20 @@ class World:
     interaction_responses: list[InteractionResponse] = field(default_factory=list)
     voice_state_log: list[VoiceStateRequest] = field(default_factory=list)
     audio_log: list[ReceivedAudio] = field(default_factory=list)
+    invalid_sessions: list[InvalidSession] = field(default_factory=list)
+    token_resets: list[TokenReset] = field(default_factory=list)
+    rate_limited: list[RateLimitHit] = field(default_factory=list)
 
     # --- who and what ------------------------------------------------------------------------------------------
 
     def add_bot(self, bot: SimBot) -> None:
         self.bots_by_token[bot.token] = bot
+
+    def replace_token(self, bot: SimBot, token: str) -> None:
+        """The bot's old token stops working (REST 401, gateway 4004); ``token`` logs in instead."""
+        self.bots_by_token.pop(bot.token, None)
+        bot.token = token
+        self.bots_by_token[token] = bot
 
     def add_guild(self, guild: SimGuild) -> None:
         self.guilds[guild.id] = guild

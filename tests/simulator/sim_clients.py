@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import discord
 import nacl.bindings
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -36,8 +37,9 @@ async def running_client(
     await client.login(env["PANDORA_TOKEN"])
     runner = asyncio.create_task(client.connect(reconnect=reconnect))
     try:
-        # READY already caches each guild as unavailable; GUILD_CREATE brings its channels and members
-        await wait_for(lambda: all(_available(client, g.id) for g in guilds), what="GUILD_CREATE")
+        # READY already caches each guild as unavailable; GUILD_CREATE brings its channels and members. A second
+        # session on the token gets op 9 first and discord.py waits 5 s before it identifies again.
+        await wait_for(lambda: all(_available(client, g.id) for g in guilds), timeout=15, what="GUILD_CREATE")
         yield client
     finally:
         for vc in list(client.voice_clients):
@@ -168,3 +170,51 @@ async def play(vc: discord.VoiceClient, source: discord.AudioSource, timeout: fl
     loop = asyncio.get_running_loop()
     vc.play(source, after=lambda _error: loop.call_soon_threadsafe(done.set))
     await asyncio.wait_for(done.wait(), timeout)
+
+
+class RawGateway:
+    """A hand-rolled main-gateway client (no discord.py): for what a library would hide or handle by itself."""
+
+    def __init__(self, sim: DiscordSimulator) -> None:
+        self.sim = sim
+        self._http: aiohttp.ClientSession | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def __aenter__(self) -> RawGateway:
+        self._http = aiohttp.ClientSession()
+        self.ws = await self._http.ws_connect(self.sim.gateway_url)
+        assert (await self.receive())["op"] == 10  # HELLO
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._http is not None and self.ws is not None
+        await self.ws.close()
+        await self._http.close()
+
+    async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
+        assert self.ws is not None
+        message = await self.ws.receive(timeout)
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+            return {"closed": self.ws.close_code}
+        return dict(message.json())
+
+    async def identify(self, token: str, *, intents: int = 1 | 1 << 7, shard: list[int] | None = None
+                       ) -> dict[str, Any]:
+        """Send IDENTIFY; returns READY's ``d``, or the op 9 / close that answered instead."""
+        assert self.ws is not None
+        data: dict[str, Any] = {"token": token, "intents": intents, "properties": {}}
+        if shard is not None:
+            data["shard"] = shard
+        await self.ws.send_json({"op": 2, "d": data})
+        first = await self.receive()
+        return dict(first["d"]) if first.get("t") == "READY" else first
+
+    async def join_voice(self, guild_id: int, channel_id: int) -> dict[str, Any]:
+        """Op 4; returns VOICE_SERVER_UPDATE's ``d`` (skipping the other events before it)."""
+        assert self.ws is not None
+        await self.ws.send_json({"op": 4, "d": {"guild_id": str(guild_id), "channel_id": str(channel_id),
+                                                "self_mute": False, "self_deaf": False}})
+        while True:
+            event = await self.receive()
+            if event.get("t") == "VOICE_SERVER_UPDATE":
+                return dict(event["d"])

@@ -12,7 +12,7 @@ from sim_clients import running_client
 
 from pandora.discord_connection import DiscordConnection
 from pandora_simulator import DiscordSimulator, SimBot
-from pandora_simulator.model import CHANGE_NICKNAME, SEND_MESSAGES
+from pandora_simulator.permissions import CHANGE_NICKNAME, SEND_MESSAGES
 from pandora_simulator.testing import small_world, wait_for
 
 

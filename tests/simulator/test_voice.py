@@ -8,6 +8,8 @@ from sim_clients import TappedVoiceClient, play, running_client, tone_source
 
 from pandora_simulator import DiscordSimulator, dominant_tone
 from pandora_simulator.audio import tone_for
+from pandora_simulator.rtp import SILENCE_FRAME
+from pandora_simulator.speech import REAL_CLIENT_SILENCE_FRAMES
 from pandora_simulator.testing import small_world, wait_for
 
 
@@ -124,6 +126,8 @@ async def test_one_bot_two_processes_record_two_guilds(sim: DiscordSimulator) ->
         await wait_for(lambda: vc_a.decrypted_frames().get(alice.id) == said_a, what="alice in A")
         await wait_for(lambda: vc_b.decrypted_frames().get(bob.id) == said_b, what="bob in B")
         assert bob.id not in vc_a.decrypted_frames() and alice.id not in vc_b.decrypted_frames()
+    # the second process identified within 5 s of the first: op 9, then discord.py waited and identified again
+    assert [entry.reason for entry in sim.invalid_sessions] == ["identify_too_soon"]
 
 
 async def test_bot_moves_between_channels_and_world_changes_reach_it(sim: DiscordSimulator) -> None:
@@ -147,3 +151,18 @@ async def test_bot_moves_between_channels_and_world_changes_reach_it(sim: Discor
         await wait_for(lambda: len(carol.received_audio[bot.id]) >= 15, what="the bot's audio at carol")
         said = await carol.speak(0.2, realtime=False)
         await wait_for(lambda: vc.decrypted_frames().get(carol.id) == said, what="carol at the bot")
+
+
+async def test_members_end_each_burst_with_five_silence_frames_like_real_clients() -> None:
+    async with DiscordSimulator(trailing_silence_frames=REAL_CLIENT_SILENCE_FRAMES) as sim:
+        world = await small_world(sim, "alice", in_voice=1)
+        alice = world.members[0]
+        async with running_client(sim, world.bot, [world.guild]) as client:
+            vc = await client.get_channel(world.voice.id).connect(cls=TappedVoiceClient)
+            await world.voice.wait_dave_settled()
+            first = await alice.speak(seconds=0.2, realtime=False)
+            second = await alice.speak(seconds=0.1, realtime=False)
+            quiet = await alice.speak(seconds=0.1, realtime=False, silence_frames=0)  # a speaker can opt out
+            expected = [*first, *[SILENCE_FRAME] * 5, *second, *[SILENCE_FRAME] * 5, *quiet]
+            await wait_for(lambda: vc.decrypted_frames().get(alice.id) == expected, what="bursts and silences")
+        assert alice.sent_frames == first + second + quiet  # speak() returns (and keeps) the speech only
