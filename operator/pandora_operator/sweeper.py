@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pandora.recording_api.resource import Phase
+from pandora.recording_api.status import RecordingStatus
 from pandora_operator.handlers.indexes import persisted_claims, pods_of
-from pandora_operator.reconcile import Context, needs_timer, reconcile
+from pandora_operator.reconcile import Context, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,15 @@ async def sweep(context: Context) -> None:
         return
     for store in list(views.values()):
         for view in list(store):
-            if not needs_timer(context.status.effective(view), view.spec.max_duration):
+            if not time_can_change(context.status.effective(view), view.spec.max_duration):
                 continue
             await reconcile(
-                context, view, pods_of(pods, view.key.namespace, view.key.name), lambda: persisted_claims(views)
+                context, view, pods_of(pods, view.key.namespace, view.key.name), lambda: persisted_claims(views, pods)
             )
+
+
+def time_can_change(status: RecordingStatus, max_duration: int | None) -> bool:
+    """Waiting for a bot (or a retry), or running under a time limit."""
+    if status.phase is Phase.PENDING:
+        return True
+    return bool(max_duration) and status.phase in (Phase.STARTING, Phase.RECORDING)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+from pandora.recording_api.resource import RecordingSpec
 from pandora_operator.botpool import BotPool
 from pandora_operator.claims import Claims, PersistedClaim
 from pandora_operator.config import OperatorConfig
-from pandora_operator.model import RecordingKey, RecordingSpec, pod_name, recording_id_for
+from pandora_operator.model import RecordingKey, pod_name, recording_id_for
 from pandora_operator.podspec import build_recorder_pod
 
 SPEC = RecordingSpec(guild_id="100000000000000001", voice_channel_id="200000000000000001", max_duration=60)

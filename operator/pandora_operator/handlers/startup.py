@@ -6,10 +6,11 @@ import logging
 
 import kopf
 
+from pandora.recording_api.resource import GROUP, PLURAL
 from pandora_operator.botpool import BotPool
 from pandora_operator.config import OperatorConfig
 from pandora_operator.kube import Kube, login
-from pandora_operator.model import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL
+from pandora_operator.model import LABEL_MANAGED_BY, MANAGED_BY
 from pandora_operator.reconcile import Context
 
 
