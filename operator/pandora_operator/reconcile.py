@@ -5,8 +5,9 @@ snapshot, so the outcome depends only on what exists, never on which event arriv
 any moment converges to the same state without duplicate pods. Each step is idempotent: pods have
 deterministic names (409 means done), status writes are merge patches of values, not increments.
 
-The order of writes matters for crash safety: a pod is created *before* the status names it, so a status
-that names a pod which is not there means the pod was lost, never "not created yet".
+The order of writes matters for crash safety: a pod is created *before* the status names it. So a status that
+names a pod which is not there means the pod was lost, never "not created yet"; and a pod the status does not
+name yet means the operator stopped between the two writes, and the status write is completed from the pod.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ async def _reconcile(
     if current is None and status.pod == expected:
         current = await _read_pod(ctx, view, expected)  # the index may lag behind a pod just created
     await _delete_all(ctx, view, [pod for pod in own if pod.attempt < attempt])
+    if current is not None and status.pod != expected:
+        status = await _record_started_pod(ctx, view, status, current, attempt)
 
     if reason := _stop_reason(view, status):
         return await _stop(ctx, view, status, current, reason)
@@ -179,6 +182,16 @@ async def _start(ctx: Context, view: RecordingView, status: RecordingStatus, att
         return await _retry_later(ctx, view, problem)
     await ctx.status.write(view, _started(ctx, view, recording_id, attempt, choice.bot))
     return Phase.STARTING
+
+
+async def _record_started_pod(
+    ctx: Context, view: RecordingView, status: RecordingStatus, pod: PodView, attempt: int
+) -> RecordingStatus:
+    """The attempt's pod exists but the status does not name it: the operator stopped between creating the pod
+    and writing the status. Write what ``_start`` would have, with the bot the pod runs as."""
+    recording_id = status.recording_id or recording_id_for(view.uid)
+    await ctx.status.write(view, _started(ctx, view, recording_id, attempt, pod.bot))
+    return ctx.status.effective(view)
 
 
 async def _create_pod(
