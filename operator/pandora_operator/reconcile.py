@@ -210,12 +210,18 @@ async def _create_pod(
     # Not kopf.adopt(forced=True): that would rename the pod after its owner, and each attempt needs its own
     # name. The owner reference alone gives garbage collection and `kubectl get pods` ownership.
     kopf.append_owner_reference(manifest, owner=view.reference())
+    name = manifest["metadata"]["name"]
     try:
-        await ctx.kube.create_pod(manifest)
+        created = await ctx.kube.create_pod(manifest)
     except ApiError as error:
         if error.status >= 500 or error.status in (403, 404, 422):
-            return f"cannot create pod {manifest['metadata']['name']}: {error.message}"
+            return f"cannot create pod {name}: {error.message}"
         raise
+    if not created:
+        # Ours from an earlier try, or still the pod of a deleted Recording of the same name.
+        existing = await _read_pod(ctx, view, name)
+        if existing is not None and existing.owner_uid not in (view.uid, None):
+            return f"pod {name} of an earlier Recording named {view.key.name} is still being deleted"
     return None
 
 
