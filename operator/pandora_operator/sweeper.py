@@ -29,7 +29,7 @@ async def sweep_forever(context: Context, interval: float = 1.0) -> None:
         await asyncio.sleep(interval)
         try:
             await sweep(context)
-        except Exception:  # one bad Recording must not stop the sweeper for all the others
+        except Exception:  # the sweeper must outlive any one pass
             log.exception("sweep failed")
 
 
@@ -41,9 +41,13 @@ async def sweep(context: Context) -> None:
         for view in list(store):
             if not time_can_change(context.status.effective(view), view.spec.max_duration):
                 continue
-            await reconcile(
-                context, view, pods_of(pods, view.key.namespace, view.key.name), lambda: persisted_claims(views, pods)
-            )
+            try:
+                await reconcile(
+                    context, view, pods_of(pods, view.key.namespace, view.key.name),
+                    lambda: persisted_claims(views, pods),
+                )
+            except Exception:  # one bad Recording must not hold up the others, in this sweep or the next
+                log.exception("sweeping %s failed", view.key)
 
 
 def time_can_change(status: RecordingStatus, max_duration: int | None) -> bool:

@@ -59,6 +59,7 @@ class FakeKube:
         self.deleted_pods: list[str] = []
         # The API server's answer to the next pod creations, e.g. ApiError(403, ...) for a missing ServiceAccount.
         self.refuse_pods: ApiError | None = None
+        self.refuse_pod_names: set[str] = set()  # only these
         # Set: status patches fail, as if the operator process died before sending them.
         self.lose_status_patches = False
 
@@ -66,7 +67,7 @@ class FakeKube:
         name = manifest["metadata"]["name"]
         if name in self.pods:
             return False
-        if self.refuse_pods is not None:
+        if self.refuse_pods is not None and (not self.refuse_pod_names or name in self.refuse_pod_names):
             raise self.refuse_pods
         self.pods[name] = {**copy.deepcopy(dict(manifest)), "status": {"phase": "Pending"}}
         return True
