@@ -3,7 +3,8 @@
 Every trigger (a Recording event including deletion, a pod event, the sweeper) runs the same function on the latest
 snapshot, so the outcome depends only on what exists, never on which event arrived: an operator restart at
 any moment converges to the same state without duplicate pods. Each step is idempotent: pods have
-deterministic names (409 means done), status writes are merge patches of values, not increments.
+deterministic names (409 means done, when the pod there is this Recording's), status writes are merge patches
+of values, not increments.
 
 The order of writes matters for crash safety: a pod is created *before* the status names it. So a status that
 names a pod which is not there means the pod was lost, never "not created yet"; and a pod the status does not
