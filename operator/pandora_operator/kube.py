@@ -68,7 +68,9 @@ def login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
     return info
 
 
-class Kube(KubeApi):
+class Kube:
+    """``KubeApi`` over one aiohttp session."""
+
     def __init__(self, info: kopf.ConnectionInfo, max_connections: int = 32) -> None:
         headers = {"Accept": "application/json"}
         if info.token:
