@@ -8,9 +8,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -104,40 +105,53 @@ class RecordingStatus:
 RECORDER_FIELDS = frozenset({"duration", "bytes", "speakers", "speaker_count", "progress_at"})
 
 
+@functools.cache
 def camel_case(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
 
 def _set_fields(value: Any) -> list[str]:
-    return [item.name for item in fields(value) if getattr(value, item.name) is not None]
+    return [name for name, _, _ in _fields_of(type(value)) if getattr(value, name) is not None]
 
 
 T = TypeVar("T")
+Decoder = Callable[[Any], Any]
+_FIELDS: dict[type, tuple[tuple[str, str, Decoder], ...]] = {}
+
+
+def _fields_of(cls: type) -> tuple[tuple[str, str, Decoder], ...]:
+    """(name, camelCase name, decoder) per field, worked out once per class from its type hints."""
+    if (known := _FIELDS.get(cls)) is None:
+        hints = typing.get_type_hints(cls)
+        known = _FIELDS[cls] = tuple(
+            (item.name, camel_case(item.name), _decoder(hints[item.name])) for item in fields(cls)
+        )
+    return known
 
 
 def _from_resource(cls: type[T], resource: Mapping[str, Any]) -> T:
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for item in fields(cls):  # type: ignore[arg-type]
-        raw = resource.get(camel_case(item.name))
-        if raw is not None:
-            values[item.name] = _decode(hints[item.name], raw)
-    return cls(**values)
+    return cls(**{
+        name: decode(raw) for name, camel, decode in _fields_of(cls) if (raw := resource.get(camel)) is not None
+    })
 
 
-def _decode(hint: Any, raw: Any) -> Any:
+def _decoder(hint: Any) -> Decoder:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     if typing.get_origin(hint) is tuple:
         item = typing.get_args(hint)[0]
         if isinstance(item, type) and dataclasses.is_dataclass(item):
-            return tuple(_from_resource(item, entry) for entry in raw)
-        return tuple(raw)
+            return lambda raw: tuple(_from_resource(item, entry) for entry in raw)
+        return tuple
     if hint is datetime.datetime:
-        return parse_time(raw)
+        return parse_time
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(raw)
+        return hint
+    return _same
+
+
+def _same(raw: Any) -> Any:
     return raw
 
 
