@@ -13,7 +13,6 @@ per bot). The Recordings are created by 32 concurrent API requests. The operator
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -25,6 +24,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -101,25 +101,23 @@ def recordings(count: int) -> list[dict]:
     ]
 
 
-async def create_all(kubeconfig: Path, namespace: str, documents: list[dict], parallel: int = 32) -> None:
+def create_all(kubeconfig: Path, namespace: str, documents: list[dict], parallel: int = 32) -> None:
     """POST every Recording with ``parallel`` requests in flight (kubectl applies one at a time)."""
-    from kubernetes_asyncio import client, config
+    from kubernetes import client, config
 
     configuration = client.Configuration()
-    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
     configuration.connection_pool_maxsize = parallel
-    async with client.ApiClient(configuration) as api:
+    with client.ApiClient(configuration) as api, ThreadPoolExecutor(parallel) as pool:
         custom = client.CustomObjectsApi(api)
-        queue = list(documents)
-
-        async def worker() -> None:
-            while queue:
-                document = queue.pop()
-                await custom.create_namespaced_custom_object(
-                    "pandora.dev", "v1alpha1", namespace, "recordings", document
-                )
-
-        await asyncio.gather(*(worker() for _ in range(parallel)))
+        created = pool.map(
+            lambda document: custom.create_namespaced_custom_object(
+                "pandora.dev", "v1alpha1", namespace, "recordings", document
+            ),
+            documents,
+        )
+        for _ in created:  # re-raises the first failure
+            pass
 
 
 def free_port() -> int:
@@ -174,7 +172,7 @@ def main() -> int:
         operator = start_operator(kubeconfig, namespace, log)
         try:
             started = time.monotonic()
-            asyncio.run(create_all(kubeconfig, namespace, recordings(args.count)))
+            create_all(kubeconfig, namespace, recordings(args.count))
             applied = time.monotonic() - started
             all_pods = all_recording = None
             while time.monotonic() - started < args.timeout:

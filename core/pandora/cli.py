@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import NamedTuple
 
 from pandora import __version__
@@ -40,21 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command(argv: Sequence[str]) -> tuple[ModuleType, argparse.Namespace]:
+    """The command's module and its parsed arguments (``argv[0]`` names a command in ``COMMANDS``).
+
+    Raises ImportError when the part that owns the command is not installed.
+    """
+    name, rest = argv[0], argv[1:]
+    command = COMMANDS[name]
+    module = importlib.import_module(command.module)
+    parser = argparse.ArgumentParser(prog=f"pandora {name}", description=command.summary)
+    module.configure(parser)
+    return module, parser.parse_args(rest)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         build_parser().parse_args(argv)  # prints help or a usage error and exits
         return 2
-    name, rest = argv[0], argv[1:]
-    command = COMMANDS[name]
     try:
-        module = importlib.import_module(command.module)
+        module, args = parse_command(argv)
     except ImportError as error:
-        print(f"pandora {name}: not available in this installation ({error.name} is missing)", file=sys.stderr)
+        print(f"pandora {argv[0]}: not available in this installation ({error.name} is missing)", file=sys.stderr)
         return 2
-    parser = argparse.ArgumentParser(prog=f"pandora {name}", description=command.summary)
-    module.configure(parser)
-    args = parser.parse_args(rest)
     return int(module.run(args) or 0)
 
 

@@ -15,6 +15,11 @@ from typing import Any
 
 import structlog
 
+from pandora.recording_api.recorder import ENV_TOKEN
+
+# PANDORA_ENV=production (recorder pods, the operator) switches to ECS JSON.
+ENV_MODE = "PANDORA_ENV"
+PRODUCTION = "production"
 # Discord bot tokens: base64 user id, timestamp, HMAC, joined by dots.
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}")
 _SECRET_KEYS = {"token", "bot_token", "authorization", "password", "secret"}
@@ -44,7 +49,7 @@ class RedactSecrets:
 
 
 def _known_secrets() -> tuple[str, ...]:
-    return tuple(value for name in ("PANDORA_TOKEN", "DISCORD_TOKEN") if (value := os.environ.get(name)))
+    return tuple(value for name in (ENV_TOKEN, "DISCORD_TOKEN") if (value := os.environ.get(name)))
 
 
 def _ecs_renderer() -> Any:
@@ -62,7 +67,7 @@ def _ecs_renderer() -> Any:
 def configure_logging(level: str | None = None) -> None:
     """Configure structlog and the standard library (discord.py, kopf, aiohttp) to share one output."""
     level_name = (level or os.environ.get("PANDORA_LOG_LEVEL") or "INFO").upper()
-    production = os.environ.get("PANDORA_ENV") == "production"
+    production = os.environ.get(ENV_MODE) == PRODUCTION
     redact = RedactSecrets(_known_secrets())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

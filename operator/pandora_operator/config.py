@@ -8,6 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pandora.recording_api.recorder import (
+    DEFAULT_STORAGE_BINDING,
+    DEFAULT_STORAGE_PREFIX,
+    ENV_STORAGE_BINDING,
+    ENV_STORAGE_PREFIX,
+    ENV_TOKEN,
+    storage_location,
+)
+
 DEFAULT_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
@@ -23,8 +32,8 @@ class OperatorConfig:
     recorder_service_account: str = "pandora-recorder"
     dapr_config: str = "pandora"
     dapr_app_id: str = "pandora-recorder"
-    storage_binding: str = "pandora-recordings"
-    storage_prefix: str = "recordings/"
+    storage_binding: str = DEFAULT_STORAGE_BINDING
+    storage_prefix: str = DEFAULT_STORAGE_PREFIX
     # SIGTERM -> final flush -> exit must fit in this; the Dapr sidecar stops only after the recorder has.
     stop_grace_seconds: int = 60
     resources: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_RESOURCES)
@@ -44,8 +53,9 @@ class OperatorConfig:
             ),
             dapr_config=env.get("PANDORA_DAPR_CONFIG", defaults.dapr_config),
             dapr_app_id=env.get("PANDORA_DAPR_APP_ID", defaults.dapr_app_id),
-            storage_binding=env.get("PANDORA_STORAGE_BINDING", defaults.storage_binding),
-            storage_prefix=env.get("PANDORA_STORAGE_PREFIX", defaults.storage_prefix),
+            # The same names as the recorder's: the chart sets one value for both.
+            storage_binding=env.get(ENV_STORAGE_BINDING, defaults.storage_binding),
+            storage_prefix=env.get(ENV_STORAGE_PREFIX, defaults.storage_prefix),
             stop_grace_seconds=int(env.get("PANDORA_STOP_GRACE_SECONDS", defaults.stop_grace_seconds)),
             resources=json.loads(env["PANDORA_RECORDER_RESOURCES"])
             if env.get("PANDORA_RECORDER_RESOURCES")
@@ -54,11 +64,11 @@ class OperatorConfig:
         )
 
     def location(self, binding: str | None, prefix: str | None, recording_id: str) -> str:
-        """Where a recording's files end up, as the user should read it."""
-        return f"dapr://{binding or self.storage_binding}/{prefix or self.storage_prefix}{recording_id}/"
+        """Where a recording's files end up, with a Recording's overrides (None: the operator's defaults)."""
+        return storage_location(binding or self.storage_binding, prefix or self.storage_prefix, recording_id)
 
 
 def _recorder_env(raw: str | None) -> dict[str, str]:
-    """Extra recorder environment; PANDORA_TOKEN is dropped so a token can only come from the bot pool Secret."""
+    """Extra recorder environment; the token is dropped so a token can only come from the bot pool Secret."""
     values = json.loads(raw) if raw else {}
-    return {str(key): str(value) for key, value in values.items() if key != "PANDORA_TOKEN"}
+    return {str(key): str(value) for key, value in values.items() if key != ENV_TOKEN}

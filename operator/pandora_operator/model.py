@@ -1,16 +1,13 @@
-"""The `Recording` resource as the operator sees it: API coordinates, phases, the spec, and derived names.
+"""What the operator derives from a Recording: its finalizer, its pods' labels and names, its recording id.
 
-Everything here is pure (no I/O), so the rest of the control path can rely on one reading of a Recording.
+The Recording itself (coordinates, phases, spec, status) is ``pandora.recording_api``; everything here is pure.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from pandora.recording_api import API_VERSION, GROUP, KIND, PLURAL, VERSION  # noqa: F401 (re-exported)
+from pandora.recording_api.resource import GROUP
 
 # Held while a recorder pod may still be writing: deleting a Recording first stops it gracefully.
 FINALIZER = f"{GROUP}/recording"
@@ -24,47 +21,6 @@ LABEL_ATTEMPT = "pandora.dev/attempt"
 LABEL_BOT = "pandora.dev/bot"
 LABEL_GUILD = "pandora.dev/guild"
 LABEL_CHANNEL = "pandora.dev/voice-channel"
-
-
-class Phase(enum.StrEnum):
-    PENDING = "Pending"
-    STARTING = "Starting"
-    RECORDING = "Recording"
-    STOPPING = "Stopping"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (Phase.COMPLETED, Phase.FAILED)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingSpec:
-    guild_id: str
-    voice_channel_id: str
-    text_channel_id: str | None = None
-    requested_by: str | None = None
-    max_duration: int | None = None
-    stop: bool = False
-    bot: str | None = None
-    storage_binding: str | None = None
-    storage_prefix: str | None = None
-
-    @classmethod
-    def from_body(cls, spec: Mapping[str, Any]) -> RecordingSpec:
-        requested = spec.get("requestedBy") or {}
-        return cls(
-            guild_id=str(spec["guildId"]),
-            voice_channel_id=str(spec["voiceChannelId"]),
-            text_channel_id=spec.get("textChannelId"),
-            requested_by=requested.get("userId"),
-            max_duration=spec.get("maxDuration"),
-            stop=bool(spec.get("stop", False)),
-            bot=(spec.get("bot") or {}).get("name"),
-            storage_binding=(spec.get("storage") or {}).get("binding"),
-            storage_prefix=(spec.get("storage") or {}).get("prefix"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +45,3 @@ def recording_id_for(uid: str) -> str:
     15 hex digits of the uid give at most 18 decimal digits: it fits a signed 64-bit integer.
     """
     return str(int(uid.replace("-", "")[:15], 16))
-
-
-def phase_of(status: Mapping[str, Any]) -> Phase | None:
-    value = status.get("phase")
-    return Phase(value) if value else None

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pandora.recording_api import ENV_RECORDING_NAME, ENV_RECORDING_NAMESPACE
+from pandora.logging import ENV_MODE, PRODUCTION
+from pandora.recording_api.recorder import ENV_TOKEN, RecorderArgs, RecorderEnv
+from pandora.recording_api.resource import RecordingSpec
 from pandora_operator.config import OperatorConfig
 from pandora_operator.model import (
     LABEL_ATTEMPT,
@@ -27,7 +29,6 @@ from pandora_operator.model import (
     LABEL_MANAGED_BY,
     LABEL_RECORDING,
     MANAGED_BY,
-    RecordingSpec,
     pod_name,
 )
 
@@ -47,18 +48,27 @@ def recorder_labels(recording: str, attempt: int, spec: RecordingSpec, bot: str)
     }
 
 
-def recorder_args(spec: RecordingSpec, recording_id: str) -> list[str]:
-    # Dapr storage explicitly: a pod whose sidecar is missing must fail (and be retried), not fall back to its
-    # ephemeral filesystem.
-    args = ["record", "--guild", spec.guild_id, "--channel", spec.voice_channel_id, "--id", recording_id,
-            "--storage", "dapr"]
-    if spec.max_duration:
-        args += ["--max-duration", str(spec.max_duration)]
-    if spec.text_channel_id:
-        args += ["--text-channel", spec.text_channel_id]
-    if spec.requested_by:
-        args += ["--requester", spec.requested_by]
-    return args
+def recorder_args(spec: RecordingSpec, recording_id: str) -> RecorderArgs:
+    return RecorderArgs(
+        guild=int(spec.guild_id),
+        channel=int(spec.voice_channel_id),
+        recording_id=int(recording_id),
+        # Dapr storage explicitly: a pod whose sidecar is missing must fail (and be retried), not fall back to
+        # its ephemeral filesystem.
+        storage="dapr",
+        max_duration=float(spec.max_duration) if spec.max_duration else None,
+        text_channel=int(spec.text_channel_id) if spec.text_channel_id else None,
+        requester=int(spec.requested_by.user_id) if spec.requested_by and spec.requested_by.user_id else None,
+    )
+
+
+def recorder_env(recording: str, namespace: str, spec: RecordingSpec, config: OperatorConfig) -> RecorderEnv:
+    return RecorderEnv(
+        recording_name=recording,
+        recording_namespace=namespace,
+        storage_binding=spec.storage_binding or config.storage_binding,
+        storage_prefix=spec.storage_prefix or config.storage_prefix,
+    )
 
 
 def build_recorder_pod(
@@ -72,14 +82,14 @@ def build_recorder_pod(
     config: OperatorConfig,
 ) -> dict[str, Any]:
     """The pod manifest (without ownerReferences: the caller adopts it)."""
+    values = {
+        **recorder_env(recording, namespace, spec, config).to_environ(),
+        ENV_MODE: PRODUCTION,
+        **dict(sorted(config.recorder_env.items())),
+    }
     env: list[dict[str, Any]] = [
-        {"name": "PANDORA_TOKEN", "valueFrom": {"secretKeyRef": {"name": config.bot_secret, "key": bot}}},
-        {"name": ENV_RECORDING_NAME, "value": recording},
-        {"name": ENV_RECORDING_NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-        {"name": "PANDORA_STORAGE_BINDING", "value": spec.storage_binding or config.storage_binding},
-        {"name": "PANDORA_STORAGE_PREFIX", "value": spec.storage_prefix or config.storage_prefix},
-        {"name": "PANDORA_ENV", "value": "production"},
-        *({"name": key, "value": value} for key, value in sorted(config.recorder_env.items())),
+        {"name": ENV_TOKEN, "valueFrom": {"secretKeyRef": {"name": config.bot_secret, "key": bot}}},
+        *({"name": name, "value": value} for name, value in values.items()),
     ]
     return {
         "apiVersion": "v1",
@@ -117,7 +127,7 @@ def build_recorder_pod(
                     "name": "recorder",
                     "image": config.recorder_image,
                     "imagePullPolicy": config.image_pull_policy,
-                    "args": recorder_args(spec, recording_id),
+                    "args": recorder_args(spec, recording_id).to_argv(),
                     "env": env,
                     "resources": dict(config.resources),
                     "securityContext": {

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pandora.recording_api.resource import Phase
+from pandora.recording_api.status import RecordingStatus
 from pandora_operator.handlers.indexes import persisted_claims, pods_of
-from pandora_operator.reconcile import Context, needs_timer, reconcile
+from pandora_operator.reconcile import Context, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ async def sweep_forever(context: Context, interval: float = 1.0) -> None:
         await asyncio.sleep(interval)
         try:
             await sweep(context)
-        except Exception:  # one bad Recording must not stop the sweeper for all the others
+        except Exception:  # the sweeper must outlive any one pass
             log.exception("sweep failed")
 
 
@@ -37,8 +39,19 @@ async def sweep(context: Context) -> None:
         return
     for store in list(views.values()):
         for view in list(store):
-            if not needs_timer(context.status.effective(view), view.spec.max_duration):
+            if not time_can_change(context.status.effective(view), view.spec.max_duration):
                 continue
-            await reconcile(
-                context, view, pods_of(pods, view.key.namespace, view.key.name), lambda: persisted_claims(views)
-            )
+            try:
+                await reconcile(
+                    context, view, pods_of(pods, view.key.namespace, view.key.name),
+                    lambda: persisted_claims(views, pods),
+                )
+            except Exception:  # one bad Recording must not hold up the others, in this sweep or the next
+                log.exception("sweeping %s failed", view.key)
+
+
+def time_can_change(status: RecordingStatus, max_duration: int | None) -> bool:
+    """Waiting for a bot (or a retry), or running under a time limit."""
+    if status.phase is Phase.PENDING:
+        return True
+    return bool(max_duration) and status.phase in (Phase.STARTING, Phase.RECORDING)

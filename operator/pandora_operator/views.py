@@ -6,21 +6,16 @@ changes under the reconciler's feet.
 
 from __future__ import annotations
 
-import copy
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
-from pandora_operator.model import (
-    API_VERSION,
-    FINALIZER,
-    KIND,
-    LABEL_ATTEMPT,
-    RecordingKey,
-    RecordingSpec,
-)
+from pandora.recording_api.resource import API_VERSION, KIND, RecordingSpec
+from pandora.recording_api.status import RecordingStatus, parse_time
+from pandora_operator.model import FINALIZER, LABEL_ATTEMPT, LABEL_BOT, RecordingKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +28,7 @@ class RecordingView:
     finalizer_index: int | None
     has_finalizers: bool
     spec: RecordingSpec
-    status: Mapping[str, Any]
+    status: RecordingStatus
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> RecordingView:
@@ -45,8 +40,8 @@ class RecordingView:
             deleting=bool(metadata.get("deletionTimestamp")),
             finalizer_index=_index_of(metadata.get("finalizers") or [], FINALIZER),
             has_finalizers=bool(metadata.get("finalizers")),
-            spec=RecordingSpec.from_body(body.get("spec") or {}),
-            status=copy.deepcopy(dict(body.get("status") or {})),
+            spec=RecordingSpec.from_resource(body.get("spec") or {}),
+            status=RecordingStatus.from_resource(body.get("status")),
         )
 
     def reference(self) -> kopf.Body:
@@ -63,12 +58,11 @@ class PodView:
     name: str
     attempt: int
     owner_uid: str | None
-    # Pending, Running, Succeeded, Failed, Unknown; "Lost" when the pod vanished without the operator asking.
-    phase: str
+    phase: str  # Pending, Running, Succeeded, Failed or Unknown
     deleting: bool = False
     exit_code: int | None = None
     reason: str = ""
-    started_at: str | None = None
+    started_at: datetime.datetime | None = None
     # Why a pod that is not running yet is waiting (unschedulable, image pull, config error), in the words of
     # the scheduler or kubelet; empty when there is nothing to say.
     waiting: str = ""
@@ -76,7 +70,12 @@ class PodView:
 
     @property
     def finished(self) -> bool:
-        return self.phase in ("Succeeded", "Failed", "Lost")
+        return self.phase in ("Succeeded", "Failed")
+
+    @property
+    def bot(self) -> str | None:
+        """The bot the pod logs in as: the first persisted record of a bot claim (the status follows)."""
+        return self.labels.get(LABEL_BOT)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> PodView:
@@ -93,21 +92,9 @@ class PodView:
             deleting=bool(metadata.get("deletionTimestamp")),
             exit_code=terminated.get("exitCode") if terminated else None,
             reason=(terminated or {}).get("reason") or status.get("reason") or "",
-            started_at=running_since,
+            started_at=parse_time(running_since) if running_since else None,
             waiting=_waiting_reason(status),
             labels=dict(metadata.get("labels") or {}),
-        )
-
-    def lost(self) -> PodView:
-        """The same pod, seen as gone: deleted by someone other than the operator, or evicted."""
-        return PodView(
-            name=self.name,
-            attempt=self.attempt,
-            owner_uid=self.owner_uid,
-            phase="Lost",
-            exit_code=self.exit_code,
-            reason=self.reason or "pod deleted",
-            labels=self.labels,
         )
 
 

@@ -1,4 +1,4 @@
-"""Pure parts of the control path: names, ids, claims and the pod a Recording asks for (no cluster needed)."""
+"""Pure parts of the control path: names, ids, settings, claims and the bot pool (no cluster needed)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ import json
 from pandora_operator.botpool import BotPool
 from pandora_operator.claims import Claims, PersistedClaim
 from pandora_operator.config import OperatorConfig
-from pandora_operator.model import RecordingKey, RecordingSpec, pod_name, recording_id_for
-from pandora_operator.podspec import build_recorder_pod
-
-SPEC = RecordingSpec(guild_id="100000000000000001", voice_channel_id="200000000000000001", max_duration=60)
+from pandora_operator.model import RecordingKey, pod_name, recording_id_for
 
 
 def test_recording_id_is_numeric_stable_and_fits_int64():
@@ -25,21 +22,6 @@ def test_recording_id_is_numeric_stable_and_fits_int64():
 def test_each_attempt_has_its_own_pod_name_within_label_limits():
     assert pod_name("standup", 0) == "standup-rec-0"
     assert len(pod_name("x" * 50, 999)) <= 63
-
-
-def test_pod_has_no_token_value_and_a_restricted_security_context():
-    config = OperatorConfig(recorder_env={"PANDORA_DISCORD_API_URL": "http://127.0.0.1:1/api/v10"})
-    pod = build_recorder_pod(
-        recording="standup", namespace="ns", spec=SPEC, recording_id="123", attempt=2, bot="alpha", config=config
-    )
-    container = pod["spec"]["containers"][0]
-    token = next(e for e in container["env"] if e["name"] == "PANDORA_TOKEN")
-    assert "value" not in token
-    assert token["valueFrom"]["secretKeyRef"] == {"name": "pandora-bots", "key": "alpha"}
-    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert pod["metadata"]["labels"]["pandora.dev/attempt"] == "2"
-    assert container["args"][-2:] == ["--max-duration", "60"]
-    assert {"name": "PANDORA_DISCORD_API_URL", "value": "http://127.0.0.1:1/api/v10"} in container["env"]
 
 
 def test_config_reads_resources_and_env_from_the_environment():
@@ -83,17 +65,3 @@ def test_extra_recorder_env_can_never_carry_a_token():
         {"PANDORA_RECORDER_ENV": json.dumps({"PANDORA_TOKEN": "literal", "PANDORA_DISCORD_CA_FILE": "/ca.pem"})}
     )
     assert config.recorder_env == {"PANDORA_DISCORD_CA_FILE": "/ca.pem"}
-
-
-def test_storage_override_reaches_the_pod_and_the_reported_location():
-    spec = RecordingSpec(
-        guild_id="100000000000000001", voice_channel_id="200000000000000001",
-        storage_binding="archive", storage_prefix="guild-a/",
-    )
-    config = OperatorConfig()
-    pod = build_recorder_pod(
-        recording="r", namespace="ns", spec=spec, recording_id="7", attempt=0, bot="alpha", config=config
-    )
-    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
-    assert (env["PANDORA_STORAGE_BINDING"], env["PANDORA_STORAGE_PREFIX"]) == ("archive", "guild-a/")
-    assert config.location(spec.storage_binding, spec.storage_prefix, "7") == "dapr://archive/guild-a/7/"

@@ -44,9 +44,11 @@ def default_namespace() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # kopf imports kubernetes_asyncio when it is installed, only to recognise its model classes; the operator
-    # never passes those, and the import alone costs ~55 MiB of RSS (hundreds of generated modules).
-    sys.modules.setdefault("kubernetes_asyncio", None)  # type: ignore[arg-type]
+    # kopf imports these Kubernetes clients whenever they are installed, only to recognise their model classes,
+    # which the operator never passes. None is an operator dependency, but the development environment has
+    # kubernetes and pykube (tests, pytest-kind), and there the imports alone would add tens of MiB of RSS.
+    for client_module in ("kubernetes_asyncio", "kubernetes", "pykube"):
+        sys.modules.setdefault(client_module, None)  # type: ignore[arg-type]
     import kopf
 
     from pandora.logging import configure_logging

@@ -11,8 +11,9 @@ from typing import Any
 
 import kopf
 
+from pandora.recording_api.resource import GROUP, PLURAL, VERSION
 from pandora_operator.claims import PersistedClaim
-from pandora_operator.model import GROUP, LABEL_MANAGED_BY, LABEL_RECORDING, MANAGED_BY, PLURAL, VERSION, phase_of
+from pandora_operator.model import LABEL_MANAGED_BY, LABEL_RECORDING, MANAGED_BY
 from pandora_operator.views import PodView, RecordingView
 
 
@@ -39,16 +40,17 @@ def view_of(index: kopf.Index, namespace: str, name: str) -> RecordingView | Non
     return next(iter(index.get((namespace, name), ())), None)
 
 
-def persisted_claims(index: kopf.Index) -> Iterator[PersistedClaim]:
-    """What active Recordings' statuses say they hold (for rebuilding claims after a restart)."""
-    for store in index.values():
+def persisted_claims(recording_views: kopf.Index, recorder_pods: kopf.Index) -> Iterator[PersistedClaim]:
+    """What active Recordings hold, for rebuilding claims after a restart: their statuses' bots, or the bot of a pod
+    the status does not name yet (the operator creates the pod first, then writes the status)."""
+    for store in recording_views.values():
         for view in store:
-            phase = phase_of(view.status)
-            if phase is None or phase.terminal:
+            phase = view.status.phase
+            if phase is not None and phase.terminal:
                 continue
-            yield PersistedClaim(
-                key=view.key,
-                guild=view.spec.guild_id,
-                channel=view.spec.voice_channel_id,
-                bot=view.status.get("bot"),
-            )
+            pods = [pod for pod in pods_of(recorder_pods, view.key.namespace, view.key.name)
+                    if pod.owner_uid in (view.uid, None) and not pod.finished]
+            if phase is None and not pods:
+                continue  # nothing was ever started for it
+            bot = view.status.bot or next((pod.bot for pod in sorted(pods, key=lambda pod: -pod.attempt)), None)
+            yield PersistedClaim(key=view.key, guild=view.spec.guild_id, channel=view.spec.voice_channel_id, bot=bot)

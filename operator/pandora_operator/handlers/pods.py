@@ -30,4 +30,4 @@ async def recorder_pod_changed(
             await context.kube.delete_pod(namespace, name, context.config.stop_grace_seconds)
         return
     pods = pods_of(recorder_pods, namespace, recording)
-    await reconcile(context, view, pods, lambda: persisted_claims(recording_views))
+    await reconcile(context, view, pods, lambda: persisted_claims(recording_views, recorder_pods))

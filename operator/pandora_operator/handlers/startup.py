@@ -6,11 +6,19 @@ import logging
 
 import kopf
 
+from pandora.recording_api.resource import GROUP, PLURAL
 from pandora_operator.botpool import BotPool
 from pandora_operator.config import OperatorConfig
 from pandora_operator.kube import Kube, login
-from pandora_operator.model import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL
+from pandora_operator.model import LABEL_MANAGED_BY, MANAGED_BY
 from pandora_operator.reconcile import Context
+
+
+@kopf.on.login()
+def credentials(settings: kopf.OperatorSettings, **_: object) -> kopf.ConnectionInfo:
+    # Explicit, so kopf's watches log in the one way Kube does (service account, else kubeconfig), whatever
+    # client libraries (pykube, kubernetes) happen to be installed beside it.
+    return login(settings)
 
 
 @kopf.on.startup()

@@ -12,21 +12,28 @@ import os
 import sys
 from pathlib import Path
 
+from pandora.recording_api.recorder import (
+    DEFAULT_STORAGE_BINDING,
+    DEFAULT_STORAGE_PREFIX,
+    ENV_STORAGE_BINDING,
+    ENV_STORAGE_PREFIX,
+    RecorderEnv,
+)
 from pandora_recorder.raw.format import FILE_KINDS, file_name
 from pandora_recorder.sinks.chunk_folder import ChunkFolder
 from pandora_recorder.sinks.chunked import ChunkedObjectSink
-from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    env = RecorderEnv.from_environ(os.environ)
     parser.add_argument("id", type=int, help="numeric recording id")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the joined files (default: .)")
     parser.add_argument("--chunks", type=Path, metavar="DIR",
                         help="a folder with the recording's chunk objects (<ID>.ogg.<kind>.<n>) instead of Dapr")
-    parser.add_argument("--binding", default=os.environ.get("PANDORA_STORAGE_BINDING", DEFAULT_BINDING),
-                        help="Dapr binding (default: $PANDORA_STORAGE_BINDING or pandora-recordings)")
-    parser.add_argument("--prefix", default=os.environ.get("PANDORA_STORAGE_PREFIX", DEFAULT_PREFIX),
-                        help="key prefix (default: $PANDORA_STORAGE_PREFIX or recordings/)")
+    parser.add_argument("--binding", default=env.binding,
+                        help=f"Dapr binding (default: ${ENV_STORAGE_BINDING} or {DEFAULT_STORAGE_BINDING})")
+    parser.add_argument("--prefix", default=env.storage_prefix,
+                        help=f"key prefix (default: ${ENV_STORAGE_PREFIX} or {DEFAULT_STORAGE_PREFIX})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,53 +14,40 @@ import discord
 
 from pandora.discord_connection import DiscordConnection
 from pandora.logging import configure_logging, get_logger
+from pandora.recording_api.recorder import ENV_STORAGE_BINDING, ENV_TOKEN, RecorderArgs, RecorderEnv
 from pandora_recorder.raw import new_recording_id
 from pandora_recorder.raw.resume import recording_exists
 from pandora_recorder.report import StatusReporter
 from pandora_recorder.sinks.base import Sink
-from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE, dapr_reachable
+from pandora_recorder.sinks.dapr_env import dapr_reachable
 from pandora_recorder.sinks.local import LocalFolderSink
 from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
 
 log = get_logger(__name__)
 
 READY_TIMEOUT = 60.0
-# The operator's pod environment; the state store component name is fixed by the chart unless overridden.
-ENV_STORAGE_BINDING = "PANDORA_STORAGE_BINDING"
-ENV_STORAGE_PREFIX = "PANDORA_STORAGE_PREFIX"
-ENV_STATE_STORE = "PANDORA_STATE_STORE"
 # A native sidecar is normally up before the recorder starts; give a slow one this long before falling back.
 DAPR_PROBE_SECONDS = 20.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--guild", type=int, required=True, help="guild (server) id")
-    parser.add_argument("--channel", type=int, required=True, help="voice channel id")
-    parser.add_argument("--out", type=Path, default=Path("recordings"), help="folder for the raw files (local storage)")
-    parser.add_argument("--id", type=int, help="recording id; an existing recording in the storage is resumed")
-    parser.add_argument("--storage", choices=("auto", "local", "dapr"), default="auto",
-                        help="local: the --out folder; dapr: chunks through the Dapr binding PANDORA_STORAGE_BINDING "
-                             "(prefix PANDORA_STORAGE_PREFIX) and resume records in the Dapr state store; "
-                             "auto (default): dapr when PANDORA_STORAGE_BINDING is set and a Dapr sidecar answers")
-    parser.add_argument("--max-duration", type=float, metavar="S", help="stop after S seconds")
-    parser.add_argument("--empty-timeout", type=float, metavar="S",
-                        help="stop when nobody else has been in the channel for S seconds")
-    parser.add_argument("--requester", type=int, metavar="USER_ID", help="who asked for the recording")
-    parser.add_argument("--text-channel", type=int, metavar="ID", help="where to post a summary at the end")
+    # The options are the contract with the operator, which renders them for recorder pods.
+    RecorderArgs.add_arguments(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(namespace: argparse.Namespace) -> int:
     configure_logging()
-    token = os.environ.get("PANDORA_TOKEN")
+    args = RecorderArgs.from_namespace(namespace)
+    token = os.environ.get(ENV_TOKEN)
     if not token:
-        print("pandora record: PANDORA_TOKEN is not set", file=sys.stderr)
+        print(f"pandora record: {ENV_TOKEN} is not set", file=sys.stderr)
         return 2
     try:
         sink, where = open_storage(args.storage, args.out)
     except (OSError, TimeoutError, ValueError) as error:
         log.error("storage unavailable", storage=args.storage, error=str(error))
         return 1
-    recording_id = args.id if args.id is not None else _fresh_id(sink)
+    recording_id = args.recording_id if args.recording_id is not None else _fresh_id(sink)
     print(recording_id, flush=True)  # the first line of output: operators and scripts read it
     log.info("recording storage", storage=type(sink).__name__, location=where(recording_id))
     options = SessionOptions(
@@ -82,17 +69,16 @@ def run(args: argparse.Namespace) -> int:
 
 def open_storage(choice: str, out: Path) -> tuple[Sink, Callable[[int], str]]:
     """The sink for `--storage` and how to name a recording's location in it."""
-    binding = os.environ.get(ENV_STORAGE_BINDING)
+    env = RecorderEnv.from_environ(os.environ)
     if choice == "auto":
-        choice = "dapr" if binding and dapr_reachable(DAPR_PROBE_SECONDS) else "local"
-        if binding and choice == "local":
-            log.warning("PANDORA_STORAGE_BINDING is set but no Dapr sidecar answers: recording to a local folder",
-                        binding=binding, out=str(out))
+        choice = "dapr" if env.storage_binding and dapr_reachable(DAPR_PROBE_SECONDS) else "local"
+        if env.storage_binding and choice == "local":
+            log.warning(f"{ENV_STORAGE_BINDING} is set but no Dapr sidecar answers: recording to a local folder",
+                        binding=env.storage_binding, out=str(out))
     if choice == "dapr":
         from pandora_recorder.sinks.dapr import open_dapr_sink  # loads the Dapr SDK only when used
 
-        sink = open_dapr_sink(binding or DEFAULT_BINDING, os.environ.get(ENV_STORAGE_PREFIX, DEFAULT_PREFIX),
-                              os.environ.get(ENV_STATE_STORE, DEFAULT_STATE_STORE))
+        sink = open_dapr_sink(env.binding, env.storage_prefix, env.state_store)
         return sink, sink.location
     return LocalFolderSink(out), lambda _recording_id: str(out.resolve())
 

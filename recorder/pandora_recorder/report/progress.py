@@ -5,14 +5,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from pandora.recording_api.status import RecordingStatus, Speaker, utcnow
 
-@dataclass(frozen=True, slots=True)
-class SpeakerTrack:
-    id: str  # Discord user id, as a string: ids exceed JSON's safe integer range
-    name: str
-    track: int
+# A speaker and the track their audio is on, as `Recording.status.speakers` lists them.
+SpeakerTrack = Speaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +18,12 @@ class Progress:
     bytes_written: int
     speakers: Sequence[SpeakerTrack] = field(default_factory=tuple)
 
-    def status_fields(self, now: datetime.datetime | None = None) -> dict[str, Any]:
-        """The fields of `Recording.status` the recorder owns."""
-        moment = now or datetime.datetime.now(datetime.UTC)
-        return {
-            "duration": int(self.duration_seconds),
-            "bytes": int(self.bytes_written),
-            "speakers": [{"id": s.id, "name": s.name, "track": s.track} for s in self.speakers],
-            "speakerCount": len(self.speakers),
-            "progressAt": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
+    def status(self, now: datetime.datetime | None = None) -> RecordingStatus:
+        """The fields of `Recording.status` the recorder owns (``RECORDER_FIELDS``)."""
+        return RecordingStatus(
+            duration=int(self.duration_seconds),
+            bytes=int(self.bytes_written),
+            speakers=tuple(self.speakers),
+            speaker_count=len(self.speakers),
+            progress_at=now or utcnow(),
+        )

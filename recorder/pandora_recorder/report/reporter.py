@@ -13,7 +13,8 @@ from pathlib import Path
 
 import aiohttp
 
-from pandora.recording_api import ENV_RECORDING_NAME, ENV_RECORDING_NAMESPACE, GROUP, PLURAL, VERSION
+from pandora.recording_api.recorder import RecorderEnv
+from pandora.recording_api.resource import GROUP, PLURAL, VERSION
 from pandora_recorder.report.progress import Progress
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -33,8 +34,8 @@ class StatusReporter(ABC):
     def from_env(env: Mapping[str, str] | None = None) -> StatusReporter:
         """A reporter for this process: Kubernetes inside a recorder pod, otherwise one that does nothing."""
         env = os.environ if env is None else env
-        name = env.get(ENV_RECORDING_NAME)
-        namespace = env.get(ENV_RECORDING_NAMESPACE)
+        recorder = RecorderEnv.from_environ(env)
+        name, namespace = recorder.recording_name, recorder.recording_namespace
         host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
         token_file = SERVICE_ACCOUNT_DIR / "token"
         if not (name and namespace and host and token_file.exists()):
@@ -101,7 +102,7 @@ class KubernetesStatusReporter(StatusReporter):
             "Authorization": f"Bearer {self.token_file.read_text().strip()}",
             "Content-Type": "application/merge-patch+json",
         }
-        body = json.dumps({"status": progress.status_fields()})
+        body = json.dumps(progress.status().to_patch())
         try:
             async with self._client().patch(self.url, data=body, headers=headers) as response:
                 if response.status >= 400:

@@ -8,8 +8,13 @@ from typing import Any
 from dapr.clients import DaprClient
 
 from pandora.logging import get_logger
+from pandora.recording_api.recorder import (
+    DEFAULT_STATE_STORE,
+    DEFAULT_STORAGE_BINDING,
+    DEFAULT_STORAGE_PREFIX,
+    storage_location,
+)
 from pandora_recorder.sinks.chunked import DEFAULT_MAX_BUFFER, ChunkedObjectSink
-from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE
 from pandora_recorder.sinks.dapr_state import DaprResumeStore, ResumeConflict
 from pandora_recorder.sinks.objects import binding_objects
 
@@ -24,8 +29,8 @@ class DaprSink(ChunkedObjectSink):
     def __init__(
         self,
         client: DaprClient,
-        binding: str = DEFAULT_BINDING,
-        prefix: str = DEFAULT_PREFIX,
+        binding: str = DEFAULT_STORAGE_BINDING,
+        prefix: str = DEFAULT_STORAGE_PREFIX,
         state_store: str = DEFAULT_STATE_STORE,
         *,
         max_buffer: int = DEFAULT_MAX_BUFFER,
@@ -38,7 +43,7 @@ class DaprSink(ChunkedObjectSink):
 
     def location(self, recording_id: int) -> str:
         """As the operator reports it in `status.location`."""
-        return f"dapr://{self.binding}/{self.prefix}{recording_id}/"
+        return storage_location(self.binding, self.prefix, recording_id)
 
     def load_resume(self, recording_id: int) -> dict[str, Any] | None:
         record = self.resume.load_resume(recording_id)
@@ -67,7 +72,7 @@ class DaprSink(ChunkedObjectSink):
 
 
 def open_dapr_sink(
-    binding: str = DEFAULT_BINDING, prefix: str = DEFAULT_PREFIX, state_store: str = DEFAULT_STATE_STORE
+    binding: str = DEFAULT_STORAGE_BINDING, prefix: str = DEFAULT_STORAGE_PREFIX, state_store: str = DEFAULT_STATE_STORE
 ) -> DaprSink:
     """A `DaprSink` on the sidecar named by the DAPR_* environment (waits for it like `DaprClient()` does)."""
     return DaprSink(DaprClient(), binding, prefix, state_store)

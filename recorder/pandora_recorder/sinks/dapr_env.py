@@ -1,14 +1,13 @@
-"""Names and reachability of the Dapr storage, without importing the Dapr SDK (standalone mode never needs it)."""
+"""Whether a Dapr sidecar answers, without importing the Dapr SDK (standalone mode never needs it).
+
+The storage's names and defaults are part of the recorder's contract: ``pandora.recording_api.recorder``.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 import urllib.request
-
-DEFAULT_BINDING = "pandora-recordings"
-DEFAULT_PREFIX = "recordings/"
-DEFAULT_STATE_STORE = "pandora-statestore"
 
 
 def dapr_http_endpoint() -> str | None:

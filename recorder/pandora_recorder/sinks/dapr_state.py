@@ -17,7 +17,7 @@ from dapr.clients import DaprClient
 from dapr.clients.grpc._state import Concurrency, Consistency, StateOptions
 
 from pandora.logging import get_logger
-from pandora_recorder.sinks.dapr_env import DEFAULT_STATE_STORE
+from pandora.recording_api.recorder import DEFAULT_STATE_STORE
 
 log = get_logger(__name__)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pandora.recording_api.recorder import DEFAULT_STATE_STORE, DEFAULT_STORAGE_BINDING, DEFAULT_STORAGE_PREFIX
 from pandora_operator.config import OperatorConfig
-from pandora_recorder.sinks.dapr_env import DEFAULT_BINDING, DEFAULT_PREFIX, DEFAULT_STATE_STORE
 from pandora_testenv.cache import binary_path, missing_binaries
 
 CHART = Path(__file__).resolve().parents[3] / "charts" / "pandora"
@@ -39,10 +39,10 @@ def metadata(component):
 def test_default_render_has_the_object_store_state_store_and_configuration_the_recorder_names(tmp_path):
     dapr = dapr_docs(helm_template(tmp_path))
     config = OperatorConfig()
-    assert sorted(dapr) == [("Component", DEFAULT_BINDING, "rec"), ("Component", DEFAULT_STATE_STORE, "rec"),
+    assert sorted(dapr) == [("Component", DEFAULT_STORAGE_BINDING, "rec"), ("Component", DEFAULT_STATE_STORE, "rec"),
                             ("Configuration", config.dapr_config, "rec")]
-    assert config.storage_binding == DEFAULT_BINDING and config.storage_prefix == DEFAULT_PREFIX
-    store = dapr[("Component", DEFAULT_BINDING, "rec")]
+    assert config.storage_binding == DEFAULT_STORAGE_BINDING and config.storage_prefix == DEFAULT_STORAGE_PREFIX
+    store = dapr[("Component", DEFAULT_STORAGE_BINDING, "rec")]
     state = dapr[("Component", DEFAULT_STATE_STORE, "rec")]
     for component in (store, state):
         assert component["scopes"] == [config.dapr_app_id]
