@@ -7,22 +7,21 @@ a contract breaks, e.g. the operator importing the recorder or a product importi
 from __future__ import annotations
 
 import ast
-import io
-from contextlib import redirect_stdout
+import subprocess
+import sys
 from pathlib import Path
-
-from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_import_contracts_are_kept(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    report = io.StringIO()
-    with redirect_stdout(report):
-        exit_code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True)
-    assert exit_code == 0, report.getvalue()
-    assert "0 broken" in report.getvalue()
+def test_import_contracts_are_kept():
+    # In a process of its own: import-linter's graph building leaves logging in a state later tests notice.
+    lint = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "0 broken" in lint.stdout
 
 
 def module_level_imports(path: Path) -> set[str]:
