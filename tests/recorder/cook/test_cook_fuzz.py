@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -158,10 +159,12 @@ def test_damaged_raw_files_cook_up_to_the_damage_and_say_where_it_is(two_speaker
 
         cooked = {int(path.name.split("-")[1]): path for path in (folder / "out").glob(f"{rid}-*.opus")}
         for track, voice in enumerate(two_speakers.voices, start=1):
-            if track in cooked:
-                speech_until(two_speakers, track, min(cutoff, two_speakers.end), covered, cooked[track])
-            else:  # headers, users and data all lost it: fine only if nothing of it came before the damage
+            if track not in cooked:  # headers, users and data all lost it: fine only if it said nothing before
                 assert voice.bursts[0][0] >= cutoff - TOLERANCE, (track, cutoff, stderr)
+        with ThreadPoolExecutor(2) as pool:  # ffmpeg decodes both tracks at once
+            for checked in [pool.submit(speech_until, two_speakers, track, min(cutoff, two_speakers.end), covered,
+                                        cooked[track]) for track in (1, 2) if track in cooked]:
+                checked.result()
 
 
 # -- what the fuzz found ----------------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def damaged(datagram: bytes, how: tuple) -> bytes:
         data += args[0]
     elif kind == "first":
         data[0] = args[0]
-    elif kind == "type":
+    elif kind == "type" and len(data) > 1:
         data[1] = args[0]
     elif kind == "noise":
         size, seed = args
