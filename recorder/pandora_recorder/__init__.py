@@ -19,9 +19,10 @@ discord.py's and PyNaCl's internals are reached only through ``pandora.discordpy
              -> ``ReceivedFrame`` (see ``receive.pipeline``)
 ``frames``   ``ReceivedFrame`` and ``Speaker``: what crosses from the pipeline to the writer
 ``raw``      the writer thread: frames -> Ogg pages per speaker track in Craig's raw format (header1, header2,
-             data, users, info), resume of an interrupted recording
+             data, users, info), resume of an interrupted recording, and reading back files that may be damaged
+             (``raw.scan``: checked pages, each unreadable stretch named by file and byte offset)
 ``sinks``    where the bytes go: a local folder, or numbered chunk objects through a Dapr binding with the resume
-             record in a Dapr state store
+             record in a Dapr state store; ``sinks.joined`` puts a recording's chunks back together for fetch
 ``report``   progress (speakers, bytes, duration) onto the recording's Kubernetes status, when run in a pod
 ``cook``     raw files -> aligned per-speaker audio files and a mix (ffmpeg)
 ``commands`` ``pandora record``, ``cook``, ``fetch`` and ``demo``

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pandora_recorder.commands.damage import EXIT_DAMAGED, EXIT_STATUS_HELP, print_damage, summary
 from pandora_recorder.cook import FORMATS, cook_recording
 from pandora_recorder.cook.ffmpeg import FfmpegError
 from pandora_recorder.sinks import LocalFolderSink
@@ -17,6 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="folder for the cooked files (default: --dir)")
     parser.add_argument("--format", default="flac", choices=FORMATS, help="audio format (default: flac)")
     parser.add_argument("--mix", action="store_true", help="also write all speakers mixed into one file")
+    parser.epilog = f"Damaged raw files are cooked as far as they can be read. {EXIT_STATUS_HELP}."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             LocalFolderSink(args.dir), args.id, args.out or args.dir,
             audio_format=args.format, mix=args.mix, progress=progress,
         )
-    except (FileNotFoundError, FfmpegError) as error:
+    except (OSError, FfmpegError) as error:
         print(f"pandora cook: {error}", file=sys.stderr)
         return 1
     if not result.tracks:
@@ -42,4 +44,9 @@ def run(args: argparse.Namespace) -> int:
         print(result.mix)
     if result.invalid_packets:
         print(f"pandora cook: skipped {result.invalid_packets} packets that are not Opus", file=sys.stderr)
+    if result.damage:
+        print_damage("pandora cook", result.damage)
+        print(f"pandora cook: recording {args.id} has {summary(result.damage)} in its raw files; everything else "
+              "was cooked", file=sys.stderr)
+        return EXIT_DAMAGED
     return 0

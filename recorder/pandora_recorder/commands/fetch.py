@@ -2,7 +2,8 @@
 
 From the object store through a Dapr sidecar (the DAPR_* environment, binding PANDORA_STORAGE_BINDING, prefix
 PANDORA_STORAGE_PREFIX), or from a folder holding the chunks copied out of the bucket with any S3 tool. Then
-`pandora cook ID --dir DIR`.
+`pandora cook ID --dir DIR`. The files are written as stored; damage found on the way is reported (and `pandora
+cook` skips it).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pandora.recording_api.recorder import (
     ENV_STORAGE_PREFIX,
     RecorderEnv,
 )
-from pandora_recorder.raw.format import FILE_KINDS, file_name
+from pandora_recorder.commands.damage import EXIT_DAMAGED, EXIT_STATUS_HELP, print_damage, summary
 from pandora_recorder.sinks.chunk_folder import ChunkFolder
-from pandora_recorder.sinks.chunked import ChunkedObjectSink
+from pandora_recorder.sinks.joined import join_recording
+from pandora_recorder.sinks.objects import ObjectStore
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"Dapr binding (default: ${ENV_STORAGE_BINDING} or {DEFAULT_STORAGE_BINDING})")
     parser.add_argument("--prefix", default=env.storage_prefix,
                         help=f"key prefix (default: ${ENV_STORAGE_PREFIX} or {DEFAULT_STORAGE_PREFIX})")
+    parser.epilog = EXIT_STATUS_HELP + "."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,24 +44,34 @@ def run(args: argparse.Namespace) -> int:
         if not args.chunks.is_dir():
             print(f"pandora fetch: {args.chunks} is not a folder", file=sys.stderr)
             return 1
-        sink = ChunkedObjectSink(ChunkFolder(args.chunks), "")
-    else:
-        from pandora_recorder.sinks.dapr import open_dapr_sink  # loads the Dapr SDK only when used
+        return _fetch(ChunkFolder(args.chunks), "", args)
+    from pandora_recorder.sinks.dapr import open_dapr_sink  # loads the Dapr SDK only when used
 
-        sink = open_dapr_sink(args.binding, args.prefix)
+    sink = open_dapr_sink(args.binding, args.prefix)
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        written = 0
-        for kind in FILE_KINDS:
-            name = file_name(args.id, kind)
-            content = sink.read(name)
-            if content:
-                (args.out / name).write_bytes(content)
-                print(args.out / name)
-                written += 1
+        return _fetch(sink.objects, sink.prefix, args)
     finally:
         sink.close()
-    if not written:
+
+
+def _fetch(objects: ObjectStore, prefix: str, args: argparse.Namespace) -> int:
+    try:
+        files = join_recording(objects, prefix, args.id)
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, file in files.items():
+            (args.out / name).write_bytes(file.content)
+            print(args.out / name)
+    except OSError as error:
+        print(f"pandora fetch: {error}", file=sys.stderr)
+        return 1
+    if not files:
         print(f"pandora fetch: no chunks of recording {args.id}", file=sys.stderr)
         return 1
+    damage = [place for file in files.values() for place in file.damage]
+    if damage:
+        for file in files.values():
+            print_damage("pandora fetch", file.damage, file.where)
+        print(f"pandora fetch: recording {args.id} has {summary(damage)} in storage; the files are written as "
+              f"stored, and `pandora cook` skips what cannot be read", file=sys.stderr)
+        return EXIT_DAMAGED
     return 0

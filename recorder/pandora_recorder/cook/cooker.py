@@ -17,6 +17,7 @@ from pandora_recorder.cook.opus_packet import SILENCE_STEP, packet_samples, sile
 from pandora_recorder.cook.source import RawRecordingReader, Track
 from pandora_recorder.cook.timeline import TrackTimeline
 from pandora_recorder.raw.format import OPUS_HEAD, OPUS_TAGS, SAMPLE_RATE
+from pandora_recorder.raw.scan import Damage
 from pandora_recorder.sinks.base import Sink
 
 FORMATS = tuple(ffmpeg.CODECS)
@@ -31,6 +32,7 @@ class CookResult:
     tracks: dict[int, Path] = field(default_factory=dict)  # track number -> file
     mix: Path | None = None
     invalid_packets: int = 0
+    damage: list[Damage] = field(default_factory=list)  # what of the raw files could not be read, and was skipped
 
 
 def output_name(recording_id: int, track: Track, extension: str) -> str:
@@ -118,6 +120,7 @@ def cook_recording(
 
         result = CookResult(recording_id, max(end, SILENCE_STEP) / SAMPLE_RATE)
         result.invalid_packets = sum(c.timeline.invalid_packets for c in cooked.values())
+        result.damage = reader.damage
         targets = {number: out_dir / output_name(recording_id, c.track, extension) for number, c in cooked.items()}
         # One ffmpeg per core: each is single-threaded for audio.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -100,35 +100,54 @@ class Page:
     size: int
 
 
+def page_at(buffer: bytes, offset: int, base: int = 0) -> Page | None:
+    """The page starting at `offset`, or None when `buffer` ends inside it (`base` is added to its offset: where
+    `buffer` starts in a file). Raises ValueError when the bytes there are not a page."""
+    if len(buffer) - offset < HEADER_SIZE:
+        return None
+    capture, version, flags, granule, serial, sequence, crc, count = _HEADER.unpack_from(buffer, offset)
+    if capture != CAPTURE or version != 0:
+        raise ValueError(f"no Ogg page at offset {offset}")
+    body = offset + HEADER_SIZE + count
+    if body > len(buffer):
+        return None
+    packets: list[bytes] = []
+    position = packet_start = body
+    for value in buffer[offset + HEADER_SIZE : body]:
+        position += value
+        if value < 255:
+            packets.append(bytes(buffer[packet_start:position]))
+            packet_start = position
+    if position > len(buffer):
+        return None
+    return Page(flags, granule, serial, sequence, crc, tuple(packets), base + offset, position - offset)
+
+
+_ZERO_CRC = bytes(4)
+
+
+def checksum_matches(buffer: bytes, offset: int, page: Page) -> bool:
+    """Whether the stored CRC of `page` (at `offset` in `buffer`) is right: the zlib CRC-32 Craig and Pandora
+    write, or the real Ogg CRC."""
+    end = offset + page.size
+    head, tail = buffer[offset : offset + _CRC_OFFSET], buffer[offset + _CRC_OFFSET + 4 : end]
+    if zlib.crc32(tail, zlib.crc32(_ZERO_CRC, zlib.crc32(head))) == page.crc:
+        return True
+    return ogg_crc(head + _ZERO_CRC + tail) == page.crc
+
+
 def read_pages(buffer: bytes, start: int = 0) -> Iterator[Page]:
-    """Pages in `buffer` from `start`; stops silently before an incomplete (torn) page at the end.
+    """Pages in `buffer` from `start`; stops silently before an incomplete (torn) page at the end. Checksums are
+    not checked (see `raw/scan.py` for damaged files).
 
     Raises ValueError for bytes that are not a page: the caller decides whether that is corruption."""
-    view = memoryview(buffer)
     offset = start
-    end = len(buffer)
-    while offset < end:
-        if end - offset < HEADER_SIZE:
+    while offset < len(buffer):
+        page = page_at(buffer, offset)
+        if page is None:
             return
-        capture, version, flags, granule, serial, sequence, crc, count = _HEADER.unpack_from(buffer, offset)
-        if capture != CAPTURE or version != 0:
-            raise ValueError(f"no Ogg page at offset {offset}")
-        body = offset + HEADER_SIZE + count
-        if body > end:
-            return
-        table = view[offset + HEADER_SIZE : body]
-        packets: list[bytes] = []
-        position = body
-        packet_start = body
-        for value in table:
-            position += value
-            if value < 255:
-                packets.append(bytes(view[packet_start:position]))
-                packet_start = position
-        if position > end:
-            return
-        yield Page(flags, granule, serial, sequence, crc, tuple(packets), offset, position - offset)
-        offset = position
+        yield page
+        offset += page.size
 
 
 def complete_length(buffer: bytes) -> int:

@@ -29,7 +29,7 @@ class DropReason:
     BAD_PADDING = "bad_padding"  # padding count of zero or longer than the payload
     DUPLICATE = "duplicate"  # same SSRC and RTP sequence already seen
     EARLY_OVERFLOW = "early_overflow"  # unmapped-SSRC buffer full before op 5 arrived
-    EARLY_EXPIRED = "early_expired"  # buffered before op 5, never mapped, evicted for a newer SSRC
+    EARLY_EXPIRED = "early_expired"  # buffered before op 5, never mapped: evicted for a newer SSRC, or left at the end
     DAVE_NOT_READY = "dave_not_ready"  # end-to-end encrypted frame while our DAVE group is not ready
     DAVE_PLAIN_REFUSED = "dave_plain_refused"  # plain frame while DAVE is required and passthrough is off
     DAVE_FAILED = "dave_failed"  # davey refused the frame (no key for the sender yet, replay, corrupt)

@@ -84,8 +84,10 @@ class ReceivePipeline:
             self._reorder.release_due(now)
 
     def flush(self) -> None:
-        """Hand over every frame still in the reorder window (at the end of a recording)."""
+        """Hand over every frame still in the reorder window and count what can never be handed over (at the end
+        of a recording)."""
         with self._lock:
+            self._speakers.drop_pending()
             self._retry.drop_all()
             self._reorder.release_all()
 

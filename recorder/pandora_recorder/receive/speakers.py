@@ -49,3 +49,9 @@ class SpeakerMap(Generic[Held]):
         """Record that ``ssrc`` belongs to ``user_id``; returns the packets held for it, oldest first."""
         self.users[ssrc] = user_id
         return self._pending.pop(ssrc, [])
+
+    def drop_pending(self) -> None:
+        """Count every packet still waiting for an op 5 as dropped (the recording ends without one)."""
+        for held in self._pending.values():
+            self._counters[DropReason.EARLY_EXPIRED] += len(held)
+        self._pending.clear()

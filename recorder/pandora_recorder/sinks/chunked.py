@@ -34,6 +34,12 @@ def chunk_key(prefix: str, name: str, number: int) -> str:
     return f"{recording_folder(prefix, name)}{name}.{number:06d}"
 
 
+def parse_chunk_key(key: str) -> tuple[str, int] | None:
+    """`(file name, chunk number)` of a key inside a recording's folder (`<file name>.<n>`), None for others."""
+    match = _CHUNK_KEY.match(key)
+    return (match["name"], int(match["number"])) if match else None
+
+
 def recording_folder(prefix: str, name: str) -> str:
     """`<prefix><id>/` for a file name `<id>.ogg.<kind>`: one folder per recording, as the operator reports."""
     return f"{prefix}{name.split('.', 1)[0]}/"
@@ -191,9 +197,9 @@ class ChunkedObjectSink:
     def _load_listing(self, folder: str) -> None:
         chunks: dict[str, list[tuple[int, int]]] = {}
         for stored in self.objects.list(folder):
-            match = _CHUNK_KEY.match(stored.key[len(folder) :])
-            if match:
-                chunks.setdefault(match["name"], []).append((int(match["number"]), stored.size))
+            parsed = parse_chunk_key(stored.key[len(folder) :])
+            if parsed:
+                chunks.setdefault(parsed[0], []).append((parsed[1], stored.size))
         for name, found in chunks.items():
             self._files.setdefault(name, _File()).chunks = sorted(found)
         self._listed.add(folder)

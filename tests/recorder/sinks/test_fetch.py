@@ -3,7 +3,17 @@ raw files `pandora cook` reads."""
 
 from pandora.cli import main
 from pandora_recorder.raw.format import FILE_KINDS, file_name
+from pandora_recorder.raw.ogg import raw_page
 from pandora_testenv.services import OBJECT_STORE
+
+
+def part_of(kind: str, part: int) -> bytes:
+    """What the writer's `part`-th flush of `kind` could hold (fetch checks that the joined files read back)."""
+    if kind == "info":
+        return (b'{"format":1,', b'"key":"1",', b'"startTime":"2026-01-01T00:00:00.000Z"}\n')[part]
+    if kind == "users":
+        return b'"0":{}\n' if part == 0 else f',"{part}":{{"id":"{part}","username":"u{part}"}}\n'.encode()
+    return raw_page(part + 1, {"header1": 0, "header2": 1}.get(kind, 2), 960 * part, f"{kind}-{part};".encode())
 
 
 def test_fetch_joins_the_chunks_through_dapr_and_from_a_copied_folder(dapr_sink_factory, dapr_prefix, s3_server,
@@ -14,7 +24,7 @@ def test_fetch_joins_the_chunks_through_dapr_and_from_a_copied_folder(dapr_sink_
         name = file_name(55, kind)
         expected[name] = b""
         for part in range(3):  # three flushes: three chunks per file
-            content = f"{kind}-{part};".encode()
+            content = part_of(kind, part)
             sink.append(name, content)
             expected[name] += content
             sink.flush()
