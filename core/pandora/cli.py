@@ -27,6 +27,7 @@ COMMANDS: dict[str, Command] = {
     "cook": Command("pandora_recorder.commands.cook", "turn a raw recording into per-speaker audio files"),
     "fetch": Command("pandora_recorder.commands.fetch", "join a recording's object-store chunks into raw files"),
     "demo": Command("pandora_recorder.commands.demo", "record three simulated speakers offline and cook them"),
+    "bot": Command("pandora_frontdoor.commands.bot", "answer Discord commands and record, all in this process"),
     "operator": Command("pandora_operator.commands.operator", "run the Kubernetes operator for Recordings"),
     "sim": Command("pandora_simulator.commands", "run the local Discord simulator"),
 }

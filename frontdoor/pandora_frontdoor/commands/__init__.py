@@ -1,0 +1,1 @@
+"""``pandora bot`` (one machine) and ``pandora frontdoor`` (Kubernetes)."""

@@ -1,0 +1,136 @@
+"""``pandora bot``: one process that answers Discord commands and records, the original Pandora's way.
+
+Reads the original's environment unchanged (``PANDORA_TOKEN``, ``COMMAND_PREFIX``, ``DISABLE_INTERACTIONS`` /
+``DISABLE_INTERACTION``, ``STORE_NAME``, ``OBJECT_STORE_NAME``; see ``pandora_frontdoor.config``) plus the
+connection contract (``PANDORA_DISCORD_*``). Records to ``--out`` (default ``recordings/``), or through Dapr
+when ``OBJECT_STORE_NAME`` names a binding and a sidecar answers; keeps the list of running recordings in
+``--out`` (or the Dapr state store ``STORE_NAME``) so a restart continues them under the same ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import discord
+
+from pandora.discord_connection import DiscordConnection
+from pandora.logging import configure_logging, get_logger
+from pandora.recording_api.recorder import DEFAULT_STORAGE_PREFIX, ENV_STORAGE_PREFIX
+from pandora_frontdoor.bot.client import FrontDoorClient
+from pandora_frontdoor.bot.responders import ChannelNotices
+from pandora_frontdoor.config import FrontDoorConfig
+from pandora_frontdoor.desk import CommandDesk, Hints
+from pandora_frontdoor.local.recordings import LocalRecordings
+from pandora_frontdoor.local.state import DaprStateStore, FileStateStore, StateStore
+from pandora_frontdoor.local.storage import Storage
+from pandora_recorder.sinks.dapr_env import dapr_http_endpoint, dapr_reachable
+
+log = get_logger(__name__)
+
+READY_TIMEOUT = 60.0
+DAPR_PROBE_SECONDS = 10.0
+ORIGINAL_DAPR_HTTP_PORT = "3503"  # the original Pandora's default sidecar port
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("recordings"),
+                        help="folder for the raw files and the bot's state (default: recordings/)")
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging()
+    env = dict(os.environ)
+    if not env.get("PANDORA_TOKEN"):
+        print("pandora bot: PANDORA_TOKEN is not set", file=sys.stderr)
+        return 2
+    try:
+        config = FrontDoorConfig.from_env(env)
+    except ValueError as error:
+        print(f"pandora bot: {error}", file=sys.stderr)
+        return 2
+    if (env.get("OBJECT_STORE_NAME") or env.get("STORE_NAME")) and not env.get("DAPR_HTTP_PORT"):
+        os.environ["DAPR_HTTP_PORT"] = ORIGINAL_DAPR_HTTP_PORT  # the Dapr SDK reads it from the process
+    try:
+        asyncio.run(serve(env, config, args.out, handle_signals=True))
+    except discord.LoginFailure as error:
+        log.error("Discord refused the bot token", error=str(error))
+        return 1
+    except TimeoutError as error:
+        log.error("could not connect to Discord", error=str(error))
+        return 1
+    return 0
+
+
+def storage_from_env(env: Mapping[str, str], out: Path) -> tuple[Storage, StateStore]:
+    """The original's Dapr components when named and a sidecar answers; otherwise the ``out`` folder."""
+    binding, store = env.get("OBJECT_STORE_NAME"), env.get("STORE_NAME")
+    endpoint = None
+    if binding or store:
+        # The sidecar as the Dapr SDK finds it: from the process environment.
+        endpoint = dapr_http_endpoint() if dapr_reachable(DAPR_PROBE_SECONDS) else None
+        if endpoint is None:
+            log.warning("Dapr components named but no sidecar answers: using the local folder", out=str(out),
+                        object_store=binding, state_store=store)
+    storage = Storage(out, binding if endpoint else None, env.get(ENV_STORAGE_PREFIX, DEFAULT_STORAGE_PREFIX),
+                      store if endpoint else None)
+    state: StateStore = DaprStateStore(store, endpoint) if store and endpoint else FileStateStore(out)
+    log.info("bot storage", recordings=f"dapr:{binding}" if storage.binding else str(out.resolve()),
+             state=f"dapr:{store}" if isinstance(state, DaprStateStore) else str(FileStateStore(out).path))
+    return storage, state
+
+
+async def serve(
+    env: Mapping[str, str],
+    config: FrontDoorConfig,
+    out: Path,
+    *,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = False,
+    on_ready: Callable[[LocalRecordings], None] | None = None,
+) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM): recordings in progress are closed cleanly and continue,
+    under the same ids, when the bot starts again."""
+    stop = stop or asyncio.Event()
+    storage, state = await asyncio.to_thread(storage_from_env, env, out)
+    client = FrontDoorClient(config, **DiscordConnection.from_env(env).apply())
+    recordings = LocalRecordings(client, storage, state)
+    desk = CommandDesk(recordings, config.policy, Hints(config.prefix, config.interactions), ChannelNotices(client))
+    client.desk = desk
+    if not config.prefix and not config.interactions:
+        log.warning("no COMMAND_PREFIX and interactions disabled: no command will be answered")
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with client:
+            await client.login(env["PANDORA_TOKEN"])
+            gateway = asyncio.create_task(client.connect(reconnect=True))
+            ready = asyncio.create_task(client.wait_until_ready())
+            await asyncio.wait({ready, gateway}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+            if not ready.done():
+                ready.cancel()
+                if gateway.done():
+                    gateway.result()  # raises what the gateway raised
+                raise TimeoutError(f"the Discord gateway did not get ready within {READY_TIMEOUT:.0f} s")
+            log.info("bot ready", user=str(client.user), guilds=len(client.guilds),
+                     text_commands=bool(config.prefix), slash_commands=config.interactions)
+            continued, lost = await recordings.resume()
+            await desk.announce_resumed(continued, lost)
+            if on_ready is not None:
+                on_ready(recordings)
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({stopping, gateway}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            await recordings.close()
+            if gateway.done() and not gateway.cancelled() and gateway.exception() is not None:
+                raise gateway.exception()  # type: ignore[misc]
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,78 @@
+"""``pandora bot`` against the simulator: run it, type commands as members, read what the bot answered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pandora_frontdoor.commands.bot import serve
+from pandora_frontdoor.config import FrontDoorConfig
+from pandora_frontdoor.local.recordings import LocalRecordings
+from pandora_simulator import DiscordSimulator, SimBot, SimChannel
+from pandora_simulator.interactions import SimInteraction
+from pandora_simulator.testing import wait_for
+
+STARTED = re.compile(r"^Recording started with id (\d+)$", re.MULTILINE)
+
+
+@dataclass
+class RunningBot:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+    recordings: LocalRecordings
+
+
+@contextlib.asynccontextmanager
+async def running_bot(sim: DiscordSimulator, bot: SimBot, out: Path, **env: str) -> AsyncIterator[RunningBot]:
+    """``pandora bot``'s own code path (minus signal handlers) with ``env`` on top of the connection contract."""
+    full_env = {**sim.connection_env(bot), **env}
+    stop = asyncio.Event()
+    ready: list[LocalRecordings] = []
+    task = asyncio.create_task(serve(full_env, FrontDoorConfig.from_env(full_env), out, stop=stop,
+                                     on_ready=ready.append))
+    try:
+        await wait_for(lambda: task.done() or bool(ready), timeout=20, what="the bot to get ready")
+        if task.done():
+            task.result()
+        yield RunningBot(task, stop, ready[0])
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 30)
+
+
+def bot_texts(sim: DiscordSimulator, bot: SimBot, channel: SimChannel) -> list[str]:
+    """What the bot posted in a channel (its messages as they read now), oldest first."""
+    return [m["content"] for m in sim.channel_messages(channel.id) if m["author"]["id"] == str(bot.id)]
+
+
+async def next_bot_text(sim: DiscordSimulator, bot: SimBot, channel: SimChannel, seen: int,
+                        timeout: float = 20) -> str:
+    """The first message the bot posts in ``channel`` after the ``seen`` it had posted before."""
+    await wait_for(lambda: len(bot_texts(sim, bot, channel)) > seen, timeout=timeout, what="the bot's reply")
+    return bot_texts(sim, bot, channel)[seen]
+
+
+def started_id(text: str) -> int:
+    first_line = text.splitlines()[0]
+    match = STARTED.match(first_line)
+    assert match is not None, f"not a start reply: {text!r}"
+    return int(match.group(1))
+
+
+async def final_reply(interaction: SimInteraction, timeout: float = 20) -> Any:
+    """The interaction's answer once it is not the deferral any more: the edited reply or a follow-up."""
+    await wait_for(lambda: any(r.action in ("edit_original", "followup") or (r.action == "callback" and r.type == 4)
+                               for r in interaction.responses), timeout=timeout, what="the interaction's answer")
+    return next(r for r in interaction.responses
+                if r.action in ("edit_original", "followup") or (r.action == "callback" and r.type == 4))
+
+
+async def commands_synced(bot: SimBot) -> None:
+    await wait_for(lambda: {c["name"] for c in bot.commands} >= {"record", "end", "status"}, timeout=10,
+                   what="the slash commands to be registered")
