@@ -1,0 +1,86 @@
+"""Every refusal a member can meet with ``pandora bot`` on the simulator, each with the text they read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot_testkit import bot_texts, commands_synced, final_reply, next_bot_text, running_bot, started_id
+
+from pandora_simulator import DiscordSimulator
+from pandora_simulator.model import CONNECT
+from pandora_simulator.testing import small_world
+
+
+async def test_a_member_without_manage_server_is_told_what_is_needed(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        world = await small_world(sim, "alice", "bob", in_voice=2)
+        alice, bob = world.members
+        world.guild.owner_id = alice.id
+        async with running_bot(sim, world.bot, tmp_path, COMMAND_PREFIX="!"):
+            await commands_synced(world.bot)
+            await bob.send_message(world.text, "!record")
+            text = await next_bot_text(sim, world.bot, world.text, 0)
+            interaction = await bob.invoke_slash_command(world.bot, "record", channel=world.text)
+            reply = await final_reply(interaction)
+        refusal = "You need the **Manage Server** permission to start a recording."
+        assert text == refusal
+        assert (reply.action, reply.type, reply.ephemeral, reply.content) == ("callback", 4, True, refusal)
+        assert world.guild.voice_channel_of(world.bot.id) is None
+        assert sim.voice_state_log == []  # never tried to join
+
+
+async def test_a_bot_denied_connect_says_so_before_joining(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        world = await small_world(sim, "alice", in_voice=1)
+        world.guild.owner_id = world.members[0].id
+        world.voice.bot_denied = CONNECT
+        async with running_bot(sim, world.bot, tmp_path, COMMAND_PREFIX="!"):
+            await world.members[0].send_message(world.text, "!record")
+            text = await next_bot_text(sim, world.bot, world.text, 0)
+        assert text == (f"I can't record <#{world.voice.id}>: I am missing the **Connect** permission there. "
+                        "Ask a server admin to give them to me (channel settings, Permissions).")
+        assert sim.voice_state_log == []
+
+
+async def test_not_in_voice_and_nothing_to_end(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        world = await small_world(sim, "alice")
+        (alice,) = world.members
+        world.guild.owner_id = alice.id
+        async with running_bot(sim, world.bot, tmp_path, COMMAND_PREFIX="!"):
+            await commands_synced(world.bot)
+            await alice.send_message(world.text, "!record")
+            not_in_voice = await next_bot_text(sim, world.bot, world.text, 0)
+            await alice.send_message(world.text, "!end")
+            nothing = await next_bot_text(sim, world.bot, world.text, 1)
+            ending = await alice.invoke_slash_command(world.bot, "end", channel=world.text)
+            slash_nothing = await final_reply(ending)
+        assert not_in_voice == "Join a voice channel first, or name the channel to record: `!record #channel`."
+        assert nothing == "There is no recording to end in this server."
+        assert (slash_nothing.type, slash_nothing.ephemeral, slash_nothing.content) == (
+            4, True, "There is no recording to end in this server.")
+
+
+async def test_a_second_channel_in_the_same_guild_is_refused_with_the_running_id(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        world = await small_world(sim, "alice", "bob", in_voice=1)
+        alice, bob = world.members
+        world.guild.owner_id = alice.id
+        other = world.guild.create_voice_channel("Other")
+        await bob.join_voice(other)
+        async with running_bot(sim, world.bot, tmp_path, COMMAND_PREFIX="!", PANDORA_ACCESS="everyone"):
+            await alice.send_message(world.text, "!record")
+            recording_id = started_id(await next_bot_text(sim, world.bot, world.text, 0))
+            await bob.send_message(world.text, "!record")
+            busy = await next_bot_text(sim, world.bot, world.text, 1)
+            await bob.send_message(world.text, f"!record <#{world.voice.id}>")
+            same = await next_bot_text(sim, world.bot, world.text, 2)
+            await bob.send_message(world.text, "!end")
+            not_his = await next_bot_text(sim, world.bot, world.text, 3)
+        assert busy == (f"I am already recording <#{world.voice.id}> in this server (id {recording_id}), and I can "
+                        "be in only one voice channel per server. End that recording first with `!end`.")
+        assert same == f"<#{world.voice.id}> is already being recorded, id {recording_id}."
+        assert not_his == (f"Only <@{alice.id}>, who started it, or a member with the **Manage Server** permission "
+                           f"can end recording {recording_id}.")
+        assert len([r for r in sim.voice_state_log if r.channel_id is not None]) == 1  # one join only
+        assert len(bot_texts(sim, world.bot, world.text)) == 4
