@@ -76,3 +76,18 @@ async def test_disable_interaction_removes_the_registered_slash_commands(tmp_pat
             await wait_for(lambda: bot.commands == [], timeout=10, what="the stale commands to be removed")
             await alice.send_message(text, "!status")  # text commands still answer
             assert await next_bot_text(sim, bot, text, 0) == "Nothing is being recorded in this server."
+
+
+async def test_record_from_the_voice_channels_own_chat(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        bot = sim.create_bot("Pandora")
+        guild = sim.create_guild("Guild", bots=[bot])
+        voice = guild.create_voice_channel("General")
+        alice = guild.add_member("alice")
+        guild.owner_id = alice.id
+        await alice.join_voice(voice)
+        async with running_bot(sim, bot, tmp_path, COMMAND_PREFIX="!"):
+            await alice.send_message(voice, "!record")
+            recording_id = started_id(await next_bot_text(sim, bot, voice, 0))
+            await alice.send_message(voice, "!end")
+            assert (await next_bot_text(sim, bot, voice, 1)).startswith(f"Recording {recording_id} ended after ")
