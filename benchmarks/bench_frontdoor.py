@@ -52,7 +52,7 @@ async def main(rounds: int) -> None:
                     sys.executable, "-m", "pandora.cli", "bot", "--out", str(Path(folder) / "recordings"),
                     env=env, stdout=output, stderr=output)
             try:
-                await wait_for(lambda: "bot ready" in log.read_text(), timeout=60, what="the bot to get ready")
+                await wait_for(lambda: "front door ready" in log.read_text(), timeout=60, what="the bot to get ready")
                 deferrals, starts, ends = [], [], []
                 for _ in range(rounds):
                     began = time.perf_counter()

@@ -35,7 +35,7 @@ async def test_a_restarted_bot_continues_the_same_recording(tmp_path: Path, sign
         env = {**sim.connection_env(world.bot), "COMMAND_PREFIX": "!", "DISABLE_INTERACTIONS": "1"}
         first = await start_bot(env, out, log)
         try:
-            await wait_for(lambda: "bot ready" in log.read_text(), timeout=30, what="the bot to start")
+            await wait_for(lambda: "front door ready" in log.read_text(), timeout=30, what="the bot to start")
             await alice.send_message(world.text, "!record")
             recording_id = started_id(await next_bot_text(sim, world.bot, world.text, 0))
             await world.voice.wait_dave_settled()

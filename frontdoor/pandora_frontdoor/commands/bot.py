@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from pandora.discord_connection import DiscordConnection
 from pandora.logging import configure_logging, get_logger
 from pandora.recording_api.recorder import DEFAULT_STORAGE_PREFIX, ENV_STORAGE_PREFIX
 from pandora_frontdoor.bot.client import FrontDoorClient
+from pandora_frontdoor.bot.lifecycle import run_client, stop_on_signals
 from pandora_frontdoor.bot.responders import ChannelNotices
 from pandora_frontdoor.config import FrontDoorConfig
 from pandora_frontdoor.desk import CommandDesk, Hints
@@ -33,7 +33,6 @@ from pandora_recorder.sinks.dapr_env import dapr_http_endpoint, dapr_reachable
 
 log = get_logger(__name__)
 
-READY_TIMEOUT = 60.0
 DAPR_PROBE_SECONDS = 10.0
 ORIGINAL_DAPR_HTTP_PORT = "3503"  # the original Pandora's default sidecar port
 
@@ -104,33 +103,12 @@ async def serve(
     client.desk = desk
     if not config.prefix and not config.interactions:
         log.warning("no COMMAND_PREFIX and interactions disabled: no command will be answered")
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
-    for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        async with client:
-            await client.login(env["PANDORA_TOKEN"])
-            gateway = asyncio.create_task(client.connect(reconnect=True))
-            ready = asyncio.create_task(client.wait_until_ready())
-            await asyncio.wait({ready, gateway}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
-            if not ready.done():
-                ready.cancel()
-                if gateway.done():
-                    gateway.result()  # raises what the gateway raised
-                raise TimeoutError(f"the Discord gateway did not get ready within {READY_TIMEOUT:.0f} s")
-            log.info("bot ready", user=str(client.user), guilds=len(client.guilds),
-                     text_commands=bool(config.prefix), slash_commands=config.interactions)
-            continued, lost = await recordings.resume()
-            await desk.announce_resumed(continued, lost)
-            if on_ready is not None:
-                on_ready(recordings)
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({stopping, gateway}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            await recordings.close()
-            if gateway.done() and not gateway.cancelled() and gateway.exception() is not None:
-                raise gateway.exception()  # type: ignore[misc]
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+
+    async def when_ready() -> None:
+        continued, lost = await recordings.resume()
+        await desk.announce_resumed(continued, lost)
+        if on_ready is not None:
+            on_ready(recordings)
+
+    with stop_on_signals(stop, handle_signals):
+        await run_client(client, env["PANDORA_TOKEN"], stop, when_ready=when_ready, before_close=recordings.close)

@@ -1,0 +1,54 @@
+"""Log the front door's client in, keep it connected until asked to stop, and tell the caller when it is ready."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+
+from pandora.logging import get_logger
+from pandora_frontdoor.bot.client import FrontDoorClient
+
+log = get_logger(__name__)
+
+READY_TIMEOUT = 60.0
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event, enabled: bool = True) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` (Python as PID 1 would otherwise ignore SIGTERM)."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if enabled else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield None
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+async def run_client(client: FrontDoorClient, token: str, stop: asyncio.Event, *,
+                     when_ready: Callable[[], Awaitable[None]], before_close: Callable[[], Awaitable[None]]) -> None:
+    """Connected until ``stop`` is set (or the gateway gives up, whose error is raised). ``when_ready`` runs once the
+    guilds are cached; ``before_close`` runs before the client disconnects."""
+    async with client:
+        await client.login(token)
+        gateway = asyncio.create_task(client.connect(reconnect=True))
+        ready = asyncio.create_task(client.wait_until_ready())
+        await asyncio.wait({ready, gateway}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            if gateway.done():
+                gateway.result()  # raises what the gateway raised
+            raise TimeoutError(f"the Discord gateway did not get ready within {READY_TIMEOUT:.0f} s")
+        log.info("front door ready", user=str(client.user), guilds=len(client.guilds),
+                 text_commands=bool(client.config.prefix), slash_commands=client.config.interactions)
+        await when_ready()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopping, gateway}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        await before_close()
+        if gateway.done() and not gateway.cancelled() and (error := gateway.exception()) is not None:
+            raise error
