@@ -28,6 +28,8 @@ COMMANDS: dict[str, Command] = {
     "fetch": Command("pandora_recorder.commands.fetch", "join a recording's object-store chunks into raw files"),
     "demo": Command("pandora_recorder.commands.demo", "record three simulated speakers offline and cook them"),
     "bot": Command("pandora_frontdoor.commands.bot", "answer Discord commands and record, all in this process"),
+    "frontdoor": Command("pandora_frontdoor.commands.frontdoor",
+                         "answer Discord commands with Recording resources (the front door on Kubernetes)"),
     "operator": Command("pandora_operator.commands.operator", "run the Kubernetes operator for Recordings"),
     "sim": Command("pandora_simulator.commands", "run the local Discord simulator"),
 }
