@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from pandora_frontdoor.config import FrontDoorConfig
 from pandora_frontdoor.local.recordings import LocalRecordings
 from pandora_simulator import DiscordSimulator, SimBot, SimChannel
 from pandora_simulator.interactions import SimInteraction
-from pandora_simulator.testing import wait_for
+from pandora_simulator.testing import World, wait_for
 
 STARTED = re.compile(r"^Recording started with id (\d+)$", re.MULTILINE)
 
@@ -76,3 +78,42 @@ async def final_reply(interaction: SimInteraction, timeout: float = 20) -> Any:
 async def commands_synced(bot: SimBot) -> None:
     await wait_for(lambda: {c["name"] for c in bot.commands} >= {"record", "end", "status"}, timeout=10,
                    what="the slash commands to be registered")
+
+
+async def bot_text_starting(sim: DiscordSimulator, bot: SimBot, channel: SimChannel, prefix: str,
+                            timeout: float = 20) -> str:
+    """The bot's message in ``channel`` that starts with ``prefix`` (other bot messages may come in between)."""
+    def found() -> list[str]:
+        return [text for text in bot_texts(sim, bot, channel) if text.startswith(prefix)]
+
+    await wait_for(lambda: bool(found()), timeout=timeout, what=f"a bot message starting {prefix!r}")
+    return found()[0]
+
+
+async def start_bot_process(env: dict[str, str], out: Path, log: Path) -> asyncio.subprocess.Process:
+    """``pandora bot --out OUT`` as a child process with exactly ``env``; its output appended to ``log``."""
+    with log.open("ab") as output:
+        return await asyncio.create_subprocess_exec(sys.executable, "-m", "pandora.cli", "bot", "--out", str(out),
+                                                    env=env, stdout=output, stderr=output)
+
+
+async def restart_speak_and_end(sim: DiscordSimulator, world: World, env: dict[str, str], out: Path,
+                                log: Path) -> tuple[str, str]:
+    """Start the bot again after it was stopped mid-recording; once it is back in voice the first member speaks
+    and types ``!end``. Returns (the bot's notice after the restart, its end summary)."""
+    speaker = world.members[0]
+    seen = len(bot_texts(sim, world.bot, world.text))
+    bot = await start_bot_process(env, out, log)
+    try:
+        resumed = await next_bot_text(sim, world.bot, world.text, seen, timeout=40)
+        await wait_for(lambda: world.guild.voice_channel_of(world.bot.id) == world.voice.id, timeout=20,
+                       what="the bot back in voice")
+        await world.voice.wait_dave_settled()
+        await speaker.speak(seconds=0.6)
+        await asyncio.sleep(0.2)
+        await speaker.send_message(world.text, "!end")
+        summary = await next_bot_text(sim, world.bot, world.text, seen + 1)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(bot.wait(), 30)
+    return resumed, summary

@@ -5,24 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
-from bot_testkit import bot_texts, next_bot_text, started_id
+from bot_testkit import bot_texts, next_bot_text, restart_speak_and_end, start_bot_process, started_id
 from recorder_testkit import recorded_tracks
 
 from pandora_frontdoor.local.state import STATE_FILE
 from pandora_simulator import DiscordSimulator
 from pandora_simulator.testing import small_world, wait_for
-
-
-async def start_bot(env: dict[str, str], out: Path, log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as stderr:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pandora.cli", "bot", "--out", str(out), env={**os.environ, **env},
-            stdout=stderr, stderr=stderr,
-        )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
@@ -32,8 +23,8 @@ async def test_a_restarted_bot_continues_the_same_recording(tmp_path: Path, sign
         world = await small_world(sim, "alice", in_voice=1)
         (alice,) = world.members
         world.guild.owner_id = alice.id
-        env = {**sim.connection_env(world.bot), "COMMAND_PREFIX": "!", "DISABLE_INTERACTIONS": "1"}
-        first = await start_bot(env, out, log)
+        env = {**os.environ, **sim.connection_env(world.bot), "COMMAND_PREFIX": "!", "DISABLE_INTERACTIONS": "1"}
+        first = await start_bot_process(env, out, log)
         try:
             await wait_for(lambda: "front door ready" in log.read_text(), timeout=30, what="the bot to start")
             await alice.send_message(world.text, "!record")
@@ -48,21 +39,9 @@ async def test_a_restarted_bot_continues_the_same_recording(tmp_path: Path, sign
                 first.kill()
         assert str(recording_id) in (out / STATE_FILE).read_text()
 
-        second = await start_bot(env, out, log)
-        try:
-            resumed = await next_bot_text(sim, world.bot, world.text, 1, timeout=40)
-            assert resumed == (f"Recording {recording_id} continues in <#{world.voice.id}> after a restart of the "
-                               "bot (same id, same files). `!end` stops it.")
-            await wait_for(lambda: world.guild.voice_channel_of(world.bot.id) == world.voice.id, timeout=20,
-                           what="the bot back in voice")
-            await world.voice.wait_dave_settled()
-            await alice.speak(seconds=0.6)
-            await asyncio.sleep(0.2)
-            await alice.send_message(world.text, "!end")
-            summary = await next_bot_text(sim, world.bot, world.text, 2)
-        finally:
-            second.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(second.wait(), 30)
+        resumed, summary = await restart_speak_and_end(sim, world, env, out, log)
+        assert resumed == (f"Recording {recording_id} continues in <#{world.voice.id}> after a restart of the "
+                           "bot (same id, same files). `!end` stops it.")
         assert summary.startswith(f"Recording {recording_id} ended after ")
         # Before the stop (all on disk: the writer flushes every 0.5 s) and after the restart, in one track.
         assert len(alice.sent_frames) == 60

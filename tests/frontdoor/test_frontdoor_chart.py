@@ -1,0 +1,69 @@
+"""The chart's front door: one Recreate replica under its own ServiceAccount, allowed only to create and follow
+Recordings, its token from the bot Secret, non-root on a read-only filesystem."""
+
+from __future__ import annotations
+
+import pytest
+from recording_helpers import apply_rbac, render_chart
+from test_operator_rbac import _denied_or_allowed_wrongly
+
+pytestmark = pytest.mark.timeout(120)
+
+ACCOUNT = "pandora-frontdoor"
+FRONT_DOOR_CAN = [(verb, "recordings.pandora.dev") for verb in ("create", "get", "list", "watch", "patch")]
+FRONT_DOOR_CANNOT = [
+    ("delete", "recordings.pandora.dev"),
+    ("update", "recordings.pandora.dev"),
+    ("patch", "recordings.pandora.dev/status"),
+    ("update", "recordings.pandora.dev/finalizers"),
+    ("get", "secret/pandora-bots"),
+    ("list", "secrets"),
+    ("list", "pods"),
+    ("create", "pods"),
+    ("create", "events"),
+    ("list", "configmaps"),
+]
+
+
+def test_front_door_may_create_and_follow_recordings_and_nothing_more(kube_cluster, namespace, recording_crd):
+    apply_rbac(kube_cluster, namespace)
+    assert _denied_or_allowed_wrongly(kube_cluster, namespace, ACCOUNT, FRONT_DOOR_CAN, True) == []
+    assert _denied_or_allowed_wrongly(kube_cluster, namespace, ACCOUNT, FRONT_DOOR_CANNOT, False) == []
+    assert _denied_or_allowed_wrongly(kube_cluster, namespace, ACCOUNT, FRONT_DOOR_CAN, False,
+                                      in_namespace="kube-system") == []
+
+
+def _front_door(docs: list[dict]) -> dict:
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "pandora-frontdoor"]
+    return deployment
+
+
+def test_chart_renders_one_recreate_front_door_with_the_token_from_the_bot_secret(kube_cluster, namespace):
+    docs = render_chart(kube_cluster, namespace, "discord.token=x-secret-token", "frontdoor.commandPrefix=!",
+                        "frontdoor.accessRoles[0]=555555555555555555")
+    deployment = _front_door(docs)
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == ACCOUNT
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["args"] == ["frontdoor", f"--namespace={namespace}"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    env = {item["name"]: item for item in container["env"]}
+    assert env["PANDORA_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "pandora-bots", "key": "pandora"}}
+    assert env["COMMAND_PREFIX"]["value"] == "!"
+    assert env["PANDORA_ACCESS_ROLES"]["value"] == "555555555555555555"
+    assert "DISABLE_INTERACTIONS" not in env
+    assert "x-secret-token" not in str(deployment)
+
+
+def test_with_a_pool_the_front_door_uses_the_first_bot_and_can_be_turned_off(kube_cluster, namespace):
+    docs = render_chart(kube_cluster, namespace, "discord.bots.beta=b", "discord.bots.alpha=a",
+                        "frontdoor.slashCommands=false")
+    env = {item["name"]: item for item in _front_door(docs)["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["PANDORA_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "alpha"
+    assert env["DISABLE_INTERACTIONS"]["value"] == "true"
+    off = render_chart(kube_cluster, namespace, "discord.token=x", "frontdoor.enabled=false")
+    assert not [d for d in off if "frontdoor" in d["metadata"]["name"]]
