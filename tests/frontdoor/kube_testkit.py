@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,9 @@ class RecorderPods:
     sim: DiscordSimulator
     bot: SimBot
     out: Path
+    termination_delay: str = "4s"  # how long a deleted pod stays Terminating (its grace period, as KWOK plays it)
     sessions: dict[str, RecorderSession] = field(default_factory=dict)
+    running_seen: dict[str, float] = field(default_factory=dict)  # pod -> time.perf_counter() it was seen Running
     tasks: dict[str, asyncio.Task[StopReason]] = field(default_factory=dict)
     _sinks: list[LocalFolderSink] = field(default_factory=list)
 
@@ -142,9 +145,10 @@ class RecorderPods:
 
     async def _start(self, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
+        self.running_seen[name] = time.perf_counter()
         # A grace period KWOK honours: the pod stays Terminating while "the recorder" flushes.
         await asyncio.to_thread(self.cluster.kubectl, "annotate", "-n", self.namespace, "pod", name,
-                                "pandora.dev/termination-delay=4s", "--overwrite")
+                                f"pandora.dev/termination-delay={self.termination_delay}", "--overwrite")
         (container,) = pod["spec"]["containers"]
         _, parsed = parse_command(container["args"])
         args = RecorderArgs.from_namespace(parsed)
@@ -190,8 +194,8 @@ class RecorderPods:
 
 @contextlib.asynccontextmanager
 async def recorder_pods(cluster: KubeCluster, namespace: str, sim: DiscordSimulator, bot: SimBot,
-                        out: Path) -> AsyncIterator[RecorderPods]:
-    pods = RecorderPods(cluster, namespace, sim, bot, out)
+                        out: Path, termination_delay: str = "4s") -> AsyncIterator[RecorderPods]:
+    pods = RecorderPods(cluster, namespace, sim, bot, out, termination_delay)
     runner = asyncio.create_task(pods.run())
     try:
         yield pods
