@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot_testkit import bot_texts, commands_synced, final_reply, next_bot_text, running_bot, started_id
@@ -84,3 +85,26 @@ async def test_a_second_channel_in_the_same_guild_is_refused_with_the_running_id
                            f"can end recording {recording_id}.")
         assert len([r for r in sim.voice_state_log if r.channel_id is not None]) == 1  # one join only
         assert len(bot_texts(sim, world.bot, world.text)) == 4
+
+
+async def test_a_slash_refusal_after_the_deferral_replaces_it_with_an_ephemeral_answer(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        world = await small_world(sim, "alice", in_voice=1)
+        (alice,) = world.members
+        world.guild.owner_id = alice.id
+        other = world.guild.create_voice_channel("Other")
+        async with running_bot(sim, world.bot, tmp_path):
+            await commands_synced(world.bot)
+            named = await alice.invoke_slash_command(world.bot, "record", {"channel": other.id}, channel=world.text)
+            recording_id = started_id((await final_reply(named)).content)
+            assert world.guild.voice_channel_of(world.bot.id) == other.id  # the named channel, not alice's
+            busy = await alice.invoke_slash_command(world.bot, "record", channel=world.text)
+            reply = await final_reply(busy)
+            await asyncio.sleep(0.3)
+            left_over = [m for m in sim.channel_messages(world.text.id)
+                         if (m.get("interaction_metadata") or {}).get("id") == str(busy.id)]
+        assert [(r.action, r.type) for r in busy.responses] == [("callback", 5), ("followup", None)]
+        assert (reply.ephemeral, reply.content) == (True, (
+            f"I am already recording <#{other.id}> in this server (id {recording_id}), and I can be in only one "
+            "voice channel per server. End that recording first with `/end`."))
+        assert [m["flags"] & 64 for m in left_over] == [64]  # only the ephemeral answer; the "thinking" one is gone

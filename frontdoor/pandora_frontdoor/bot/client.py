@@ -30,6 +30,25 @@ END_DESCRIPTION = "End a previously started recording"
 STATUS_DESCRIPTION = "Show what is being recorded in this server"
 
 
+SOMETHING_WENT_WRONG = "Something went wrong on my side with that command; it has been logged. Try again."
+
+
+class ChannelId(app_commands.Transformer):
+    """A voice channel option, read as its id: the desk looks the channel up itself and explains what is wrong
+    with it, and the id is all a request needs."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.voice]
+
+    async def transform(self, interaction: discord.Interaction, value: Any) -> int:
+        return int(value.id)
+
+
 def front_door_intents(config: FrontDoorConfig) -> discord.Intents:
     intents = discord.Intents.none()
     intents.guilds = True
@@ -58,8 +77,9 @@ class FrontDoorClient(discord.Client):
         @tree.command(name="record", description=RECORD_DESCRIPTION)
         @app_commands.describe(channel="A voice channel to record instead of the one you are in")
         @app_commands.guild_only()
-        async def record(interaction: discord.Interaction, channel: discord.VoiceChannel | None = None) -> None:
-            await self._slash(interaction, Command(Verb.RECORD, channel_id=channel.id if channel else None))
+        async def record(interaction: discord.Interaction,
+                         channel: app_commands.Transform[int, ChannelId] | None = None) -> None:
+            await self._slash(interaction, Command(Verb.RECORD, channel_id=channel))
 
         @tree.command(name="end", description=END_DESCRIPTION)
         @app_commands.guild_only()
@@ -70,6 +90,12 @@ class FrontDoorClient(discord.Client):
         @app_commands.guild_only()
         async def status(interaction: discord.Interaction) -> None:
             await self._slash(interaction, Command(Verb.STATUS))
+
+        @tree.error
+        async def failed(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+            log.error("slash command failed", command=interaction.command.name if interaction.command else None,
+                      error=repr(error.__cause__ or error))
+            await SlashResponder(interaction).fail(SOMETHING_WENT_WRONG)  # never leave the user "thinking..."
 
     async def setup_hook(self) -> None:
         await self.sync_commands()
