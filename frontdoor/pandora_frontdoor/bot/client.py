@@ -157,4 +157,9 @@ class FrontDoorClient(discord.Client):
             text_channel_id=channel.id, member=member_facts(message.author), command=command,
             text_missing=text_missing,
         )
-        await self.desk.handle(invocation, DiscordGuildView(message.guild), TextResponder(channel))
+        responder = TextResponder(channel)
+        try:
+            await self.desk.handle(invocation, DiscordGuildView(message.guild), responder)
+        except Exception:
+            log.exception("text command failed", verb=command.verb.value)
+            await responder.fail(SOMETHING_WENT_WRONG)
