@@ -91,3 +91,20 @@ async def test_record_from_the_voice_channels_own_chat(tmp_path: Path) -> None:
             recording_id = started_id(await next_bot_text(sim, bot, voice, 0))
             await alice.send_message(voice, "!end")
             assert (await next_bot_text(sim, bot, voice, 1)).startswith(f"Recording {recording_id} ended after ")
+
+
+async def test_commands_in_configured_guilds_only_and_stale_global_ones_removed(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        bot = sim.create_bot("Pandora")
+        guild, other = sim.create_guild("Guild", bots=[bot]), sim.create_guild("Other", bots=[bot])
+        text = guild.create_text_channel("chat")
+        alice = guild.add_member("alice")
+        bot.commands[:] = [{"id": "1", "name": "record", "type": 1}]  # a global command from an earlier run
+        async with running_bot(sim, bot, tmp_path, PANDORA_COMMAND_GUILDS=str(guild.id)):
+            await wait_for(lambda: {c["name"] for c in sim.world.commands_of(bot, guild)} == {"record", "end",
+                                                                                               "status"},
+                           timeout=10, what="the guild's commands")
+            assert bot.commands == []
+            assert sim.world.commands_of(bot, other) == []
+            interaction = await alice.invoke_slash_command(bot, "status", channel=text)
+            assert (await interaction.wait_response()).content == "Nothing is being recorded in this server."
