@@ -15,7 +15,7 @@ from typing import Any
 from pandora_frontdoor.commands.bot import serve
 from pandora_frontdoor.config import FrontDoorConfig
 from pandora_frontdoor.local.recordings import LocalRecordings
-from pandora_simulator import DiscordSimulator, SimBot, SimChannel
+from pandora_simulator import DiscordSimulator, SimBot, SimChannel, SimMember
 from pandora_simulator.interactions import SimInteraction
 from pandora_simulator.testing import World, wait_for
 
@@ -117,3 +117,11 @@ async def restart_speak_and_end(sim: DiscordSimulator, world: World, env: dict[s
         bot.send_signal(signal.SIGTERM)
         await asyncio.wait_for(bot.wait(), 30)
     return resumed, summary
+
+
+async def type_command(sim: DiscordSimulator, bot: SimBot, member: SimMember, channel: SimChannel, content: str,
+                       timeout: float = 20) -> str:
+    """``member`` types ``content`` in ``channel``; the bot's next message there."""
+    seen = len(bot_texts(sim, bot, channel))
+    await member.send_message(channel, content)
+    return await next_bot_text(sim, bot, channel, seen, timeout)

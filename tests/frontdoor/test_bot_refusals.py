@@ -5,36 +5,45 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot_testkit import bot_texts, commands_synced, final_reply, next_bot_text, running_bot, started_id
+from bot_testkit import bot_texts, commands_synced, final_reply, next_bot_text, running_bot, started_id, type_command
 
 from pandora_simulator import DiscordSimulator
-from pandora_simulator.model import CONNECT
+from pandora_simulator.permissions import CONNECT, MANAGE_GUILD, SEND_MESSAGES
 from pandora_simulator.testing import small_world
 
 
-async def test_a_member_without_manage_server_is_told_what_is_needed(tmp_path: Path) -> None:
+async def test_only_manage_server_or_the_access_role_may_record_and_the_others_are_told_why(tmp_path: Path) -> None:
     async with DiscordSimulator() as sim:
-        world = await small_world(sim, "alice", "bob", in_voice=2)
-        alice, bob = world.members
-        world.guild.owner_id = alice.id
-        async with running_bot(sim, world.bot, tmp_path, COMMAND_PREFIX="!"):
+        world = await small_world(sim, "bob", "mo", "rita", in_voice=3)
+        bob, mo, rita = world.members
+        mods = world.guild.create_role("Moderators", permissions=MANAGE_GUILD)
+        recorders = world.guild.create_role("Recorders")  # no permission at all: it counts because it is configured
+        mo.add_role(mods)
+        rita.add_role(recorders)
+        async with running_bot(sim, world.bot, tmp_path, COMMAND_PREFIX="!", PANDORA_ACCESS_ROLES=str(recorders.id)):
             await commands_synced(world.bot)
-            await bob.send_message(world.text, "!record")
-            text = await next_bot_text(sim, world.bot, world.text, 0)
+            text = await type_command(sim, world.bot, bob, world.text, "!record")
             interaction = await bob.invoke_slash_command(world.bot, "record", channel=world.text)
             reply = await final_reply(interaction)
-        refusal = "You need the **Manage Server** permission to start a recording."
+            assert sim.voice_state_log == []  # never tried to join
+            by_manager = started_id(await type_command(sim, world.bot, mo, world.text, "!record"))
+            not_bob = await type_command(sim, world.bot, bob, world.text, "!end")
+            # The access role may end someone else's recording, and start one.
+            ended = await type_command(sim, world.bot, rita, world.text, "!end")
+            assert ended.startswith(f"Recording {by_manager} ended")
+            started_id(await type_command(sim, world.bot, rita, world.text, "!record"))
+        refusal = f"You need the **Manage Server** permission or the <@&{recorders.id}> role to start a recording."
         assert text == refusal
         assert (reply.action, reply.type, reply.ephemeral, reply.content) == ("callback", 4, True, refusal)
-        assert world.guild.voice_channel_of(world.bot.id) is None
-        assert sim.voice_state_log == []  # never tried to join
+        assert not_bob == (f"Only <@{mo.id}>, who started it, or a member with the **Manage Server** permission or "
+                           f"the <@&{recorders.id}> role can end recording {by_manager}.")
 
 
 async def test_a_bot_denied_connect_says_so_before_joining(tmp_path: Path) -> None:
     async with DiscordSimulator() as sim:
         world = await small_world(sim, "alice", in_voice=1)
         world.guild.owner_id = world.members[0].id
-        world.voice.bot_denied = CONNECT
+        world.voice.set_permissions(world.bot, deny=CONNECT)
         async with running_bot(sim, world.bot, tmp_path, COMMAND_PREFIX="!"):
             await world.members[0].send_message(world.text, "!record")
             text = await next_bot_text(sim, world.bot, world.text, 0)
@@ -108,3 +117,19 @@ async def test_a_slash_refusal_after_the_deferral_replaces_it_with_an_ephemeral_
             f"I am already recording <#{other.id}> in this server (id {recording_id}), and I can be in only one "
             "voice channel per server. End that recording first with `/end`."))
         assert [m["flags"] & 64 for m in left_over] == [64]  # only the ephemeral answer; the "thinking" one is gone
+
+
+async def test_a_slash_command_where_the_bot_cannot_post_says_which_permission_is_missing(tmp_path: Path) -> None:
+    async with DiscordSimulator() as sim:
+        world = await small_world(sim, "alice", in_voice=1)
+        (alice,) = world.members
+        world.guild.owner_id = alice.id
+        world.text.set_permissions(world.bot, deny=SEND_MESSAGES)
+        async with running_bot(sim, world.bot, tmp_path):
+            await commands_synced(world.bot)
+            interaction = await alice.invoke_slash_command(world.bot, "record", channel=world.text)
+            reply = await final_reply(interaction)
+        assert (reply.type, reply.ephemeral, reply.content) == (4, True, (
+            f"I need the **Send Messages** permission in <#{world.text.id}> to post about the recording there. "
+            "Ask a server admin to give it to me, or use the command in another channel."))
+        assert sim.voice_state_log == []
