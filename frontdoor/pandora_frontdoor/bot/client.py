@@ -30,6 +30,8 @@ END_DESCRIPTION = "End a previously started recording"
 STATUS_DESCRIPTION = "Show what is being recorded in this server"
 
 
+MESSAGE_CONTENT_NEEDED = ("Discord refused the Message Content intent that text commands (COMMAND_PREFIX) need: enable "
+                          "it for the bot (Developer Portal, Bot, Privileged Gateway Intents) or unset COMMAND_PREFIX")
 SOMETHING_WENT_WRONG = "Something went wrong on my side with that command; it has been logged. Try again."
 
 

@@ -21,7 +21,7 @@ import discord
 from pandora.discord_connection import DiscordConnection
 from pandora.logging import configure_logging, get_logger
 from pandora.recording_api.recorder import DEFAULT_STORAGE_PREFIX, ENV_STORAGE_PREFIX
-from pandora_frontdoor.bot.client import FrontDoorClient
+from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED, FrontDoorClient
 from pandora_frontdoor.bot.lifecycle import run_client, stop_on_signals
 from pandora_frontdoor.bot.responders import ChannelNotices
 from pandora_frontdoor.config import FrontDoorConfig
@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(serve(env, config, args.out, handle_signals=True))
     except discord.LoginFailure as error:
         log.error("Discord refused the bot token", error=str(error))
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(MESSAGE_CONTENT_NEEDED)
         return 1
     except TimeoutError as error:
         log.error("could not connect to Discord", error=str(error))

@@ -20,7 +20,7 @@ import discord
 
 from pandora.discord_connection import DiscordConnection
 from pandora.logging import configure_logging, get_logger
-from pandora_frontdoor.bot.client import FrontDoorClient
+from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED, FrontDoorClient
 from pandora_frontdoor.bot.lifecycle import run_client, stop_on_signals
 from pandora_frontdoor.bot.responders import ChannelNotices
 from pandora_frontdoor.config import FrontDoorConfig
@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(serve(env, config, connection, namespace, handle_signals=True))
     except discord.LoginFailure as error:
         log.error("Discord refused the bot token", error=str(error))
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(MESSAGE_CONTENT_NEEDED)
         return 1
     except TimeoutError as error:
         log.error("front door could not start", error=str(error))
