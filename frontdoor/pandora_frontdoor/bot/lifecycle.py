@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any
+
+import discord
 
 from pandora.logging import get_logger
-from pandora_frontdoor.bot.client import FrontDoorClient
+from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED, FrontDoorClient
 
 log = get_logger(__name__)
 
@@ -52,3 +55,19 @@ async def run_client(client: FrontDoorClient, token: str, stop: asyncio.Event, *
         await before_close()
         if gateway.done() and not gateway.cancelled() and (error := gateway.exception()) is not None:
             raise error
+
+
+def exit_code(main: Coroutine[Any, Any, None]) -> int:
+    """Run a front door's main coroutine to its end: 0, or 1 with a log line saying why it could not start."""
+    try:
+        asyncio.run(main)
+    except discord.LoginFailure as error:
+        log.error("Discord refused the bot token", error=str(error))
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(MESSAGE_CONTENT_NEEDED)
+        return 1
+    except TimeoutError as error:
+        log.error("front door could not start", error=str(error))
+        return 1
+    return 0

@@ -16,13 +16,11 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import discord
-
 from pandora.discord_connection import DiscordConnection
 from pandora.logging import configure_logging, get_logger
 from pandora.recording_api.recorder import DEFAULT_STORAGE_PREFIX, ENV_STORAGE_PREFIX
-from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED, FrontDoorClient
-from pandora_frontdoor.bot.lifecycle import run_client, stop_on_signals
+from pandora_frontdoor.bot.client import FrontDoorClient
+from pandora_frontdoor.bot.lifecycle import exit_code, run_client, stop_on_signals
 from pandora_frontdoor.bot.responders import ChannelNotices
 from pandora_frontdoor.config import FrontDoorConfig
 from pandora_frontdoor.desk import CommandDesk, Hints
@@ -55,18 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if (env.get("OBJECT_STORE_NAME") or env.get("STORE_NAME")) and not env.get("DAPR_HTTP_PORT"):
         os.environ["DAPR_HTTP_PORT"] = ORIGINAL_DAPR_HTTP_PORT  # the Dapr SDK reads it from the process
-    try:
-        asyncio.run(serve(env, config, args.out, handle_signals=True))
-    except discord.LoginFailure as error:
-        log.error("Discord refused the bot token", error=str(error))
-        return 1
-    except discord.PrivilegedIntentsRequired:
-        log.error(MESSAGE_CONTENT_NEEDED)
-        return 1
-    except TimeoutError as error:
-        log.error("could not connect to Discord", error=str(error))
-        return 1
-    return 0
+    return exit_code(serve(env, config, args.out, handle_signals=True))
 
 
 def storage_from_env(env: Mapping[str, str], out: Path) -> tuple[Storage, StateStore]:

@@ -16,12 +16,10 @@ import os
 import sys
 from collections.abc import Mapping
 
-import discord
-
 from pandora.discord_connection import DiscordConnection
 from pandora.logging import configure_logging, get_logger
-from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED, FrontDoorClient
-from pandora_frontdoor.bot.lifecycle import run_client, stop_on_signals
+from pandora_frontdoor.bot.client import FrontDoorClient
+from pandora_frontdoor.bot.lifecycle import exit_code, run_client, stop_on_signals
 from pandora_frontdoor.bot.responders import ChannelNotices
 from pandora_frontdoor.config import FrontDoorConfig
 from pandora_frontdoor.desk import CommandDesk, Hints
@@ -53,18 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"pandora frontdoor: {error}", file=sys.stderr)
         return 2
     namespace = args.namespace or connection.namespace or "default"
-    try:
-        asyncio.run(serve(env, config, connection, namespace, handle_signals=True))
-    except discord.LoginFailure as error:
-        log.error("Discord refused the bot token", error=str(error))
-        return 1
-    except discord.PrivilegedIntentsRequired:
-        log.error(MESSAGE_CONTENT_NEEDED)
-        return 1
-    except TimeoutError as error:
-        log.error("front door could not start", error=str(error))
-        return 1
-    return 0
+    return exit_code(serve(env, config, connection, namespace, handle_signals=True))
 
 
 async def serve(env: Mapping[str, str], config: FrontDoorConfig, connection: KubeConnection, namespace: str, *,
