@@ -4,7 +4,8 @@ Recordings, its token from the bot Secret, non-root on a read-only filesystem.""
 from __future__ import annotations
 
 import pytest
-from recording_helpers import apply_rbac, render_chart
+from recording_helpers import CHART, apply_rbac, render_chart
+from test_operator_pod_security import RESTRICTED
 from test_operator_rbac import _denied_or_allowed_wrongly
 
 pytestmark = pytest.mark.timeout(120)
@@ -67,3 +68,14 @@ def test_with_a_pool_the_front_door_uses_the_first_bot_and_can_be_turned_off(kub
     assert env["DISABLE_INTERACTIONS"]["value"] == "true"
     off = render_chart(kube_cluster, namespace, "discord.token=x", "frontdoor.enabled=false")
     assert not [d for d in off if "frontdoor" in d["metadata"]["name"]]
+
+
+def test_front_door_deployment_is_admitted_under_the_restricted_pod_security_standard(kube_cluster, namespace):
+    labels = [f"{key}={value}" for key, value in RESTRICTED.items()]
+    assert kube_cluster.kubectl("label", "namespace", namespace, "--overwrite", *labels).returncode == 0
+    rendered = kube_cluster.helm("template", "pandora", str(CHART), "--namespace", namespace, "--set",
+                                 "discord.token=x", "--show-only", "templates/frontdoor-deployment.yaml")
+    assert rendered.returncode == 0, rendered.stderr
+    admitted = kube_cluster.kubectl("apply", "-n", namespace, "--dry-run=server", "-f", "-", input=rendered.stdout)
+    assert admitted.returncode == 0, admitted.stderr
+    assert "would violate PodSecurity" not in admitted.stderr
