@@ -76,7 +76,7 @@ class DiscordSimulator:
         await self.close()
 
     async def start(self) -> None:
-        self.certificates = SimulatorCertificates.generate()
+        self.certificates = SimulatorCertificates.generate(self.host)
         app = web.Application(middlewares=[RestApi.errors])
         app.add_routes(self.rest.routes())
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/gateway/", self.gateway.handle)])
