@@ -13,7 +13,7 @@ from pandora_testenv.realnode.host import GATEWAY
 pytestmark = pytest.mark.timeout(300)
 
 INSPECT = r"""
-import errno, importlib.util, json, os, shutil
+import errno, importlib.util, json, os, pwd, shutil
 def writable(path):
     try:
         open(path, "w").close()
@@ -22,6 +22,7 @@ def writable(path):
         return errno.errorcode[error.errno]
 print(json.dumps({
     "uid": os.getuid(),
+    "user": pwd.getpwuid(os.getuid()).pw_name,
     "modules": {name: importlib.util.find_spec(name) is not None for name in
                 ("pandora", "pandora_recorder", "pandora_simulator", "pandora_testenv", "pandora_operator")},
     "tools": {name: shutil.which(name) for name in ("gcc", "cc", "ffmpeg")},
@@ -46,7 +47,7 @@ def test_recorder_image_holds_only_the_recorder_and_writes_only_to_its_volumes(r
                                   pod_manifest("recorder-inside", image, command=["python3", "-c", INSPECT]))
     assert exit_code(pod) == 0, logs
     inside = json.loads(logs)
-    assert inside["uid"] == 10001
+    assert (inside["uid"], inside["user"]) == (10001, "pandora")  # a passwd entry: getpass works (kopf needs it)
     assert inside["modules"] == {"pandora": True, "pandora_recorder": True, "pandora_simulator": False,
                                  "pandora_testenv": False, "pandora_operator": False}
     assert inside["tools"] == {"gcc": None, "cc": None, "ffmpeg": None}
