@@ -22,6 +22,7 @@ def test_install_without_dapr_says_dapr_is_a_prerequisite_and_how_to_install_it(
     assert "no matches for kind" not in install.stderr
     assert "Dapr is not installed on this cluster" in install.stderr
     assert "helm install dapr dapr/dapr --namespace dapr-system" in install.stderr
+    assert f"dapr_sidecar_injector.allowedServiceAccounts={namespace}:pandora-operator" in install.stderr
     assert "dapr.components=false" in install.stderr
     # Nothing of the release was created.
     assert kube_cluster.helm("list", "--namespace", namespace, "--short").stdout.split() == []
@@ -38,6 +39,7 @@ def test_without_dapr_components_the_chart_installs_and_notes_say_what_to_do_nex
     # No token given: the notes say how to create the bot pool Secret, then how to record, stop and fetch.
     assert f"kubectl -n {namespace} create secret generic pandora-bots" in notes
     assert f"helm test pandora -n {namespace}" in notes
+    assert f"allowedServiceAccounts={namespace}:pandora-operator" in notes
     assert "kind: Recording" in notes and '"spec":{"stop":true}' in notes and "pandora cook" in notes
 
 
@@ -63,3 +65,20 @@ def test_a_wrong_type_or_a_token_in_the_recorder_environment_is_rejected(kube_cl
         rendered = kube_cluster.helm("template", "pandora", str(CHART), *values)
         assert rendered.returncode != 0, values
         assert message in rendered.stderr, rendered.stderr
+
+
+def test_two_releases_in_two_namespaces_do_not_collide(kube_cluster, namespace):
+    """Cluster-scoped objects (admission policy, a cluster-wide operator's ClusterRole) are named per release."""
+    other = f"{namespace}-b"
+    kube_cluster.kubectl("create", "namespace", other, check=True)
+    try:
+        for target, values in ((namespace, []), (other, ["--set", "operator.clusterWide=true"])):
+            install = kube_cluster.helm("install", "pandora", str(CHART), "--namespace", target,
+                                        "--set", "dapr.components=false", *values)
+            assert install.returncode == 0, install.stderr
+        policies = kube_cluster.kubectl("get", "validatingadmissionpolicybindings", "-o",
+                                        "jsonpath={.items[*].metadata.name}").stdout.split()
+        assert {f"pandora-recorder-own-status-{namespace}", f"pandora-recorder-own-status-{other}"} <= set(policies)
+    finally:
+        kube_cluster.helm("uninstall", "pandora", "--namespace", other)
+        kube_cluster.kubectl("delete", "namespace", other, "--wait=false")

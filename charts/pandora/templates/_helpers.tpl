@@ -15,6 +15,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- $namespaces | uniq | toJson -}}
 {{- end -}}
 
+{{/* Cluster-scoped objects carry the release and its namespace: two releases must not share (or overwrite) one. */}}
+{{- define "pandora.clusterScoped" -}}
+{{- printf "%s-%s-%s" .root.Release.Name .name .root.Release.Namespace | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "pandora.operatorImage" -}}
 {{ .Values.operator.image.repository }}:{{ .Values.operator.image.tag | default .Chart.AppVersion }}
 {{- end -}}
@@ -31,6 +36,6 @@ would fail with a bare "no matches for kind Component". Checked against a live c
 {{- define "pandora.requireDapr" -}}
 {{- $live := .Capabilities.APIVersions.Has "v1/Pod" -}}
 {{- if and .Values.dapr.components $live (not (.Capabilities.APIVersions.Has "dapr.io/v1alpha1/Component")) -}}
-{{- fail (printf "\n\nDapr is not installed on this cluster (it has no dapr.io/v1alpha1 Component kind), and this chart creates the recorder's Dapr components (dapr.components=true).\nInstall Dapr first:\n  helm repo add dapr https://dapr.github.io/helm-charts\n  helm install dapr dapr/dapr --namespace dapr-system --create-namespace --wait\nthen install this chart again; or set dapr.components=false and create the components yourself (see the chart's README).") -}}
+{{- fail (printf "\n\nDapr is not installed on this cluster (it has no dapr.io/v1alpha1 Component kind), and this chart creates the recorder's Dapr components (dapr.components=true).\nInstall Dapr first:\n  helm repo add dapr https://dapr.github.io/helm-charts\n  helm install dapr dapr/dapr --namespace dapr-system --create-namespace --wait --set dapr_sidecar_injector.allowedServiceAccounts=%s:%s\n(the operator creates recorder pods itself, and Dapr's injector only gives a sidecar to pods from accounts it allows)\nthen install this chart again; or set dapr.components=false and create the components yourself (see the chart's README)." .Release.Namespace .Values.operator.serviceAccount) -}}
 {{- end -}}
 {{- end -}}
