@@ -360,7 +360,8 @@ class VoiceServer:
         self.by_ssrc[connection.ssrc] = connection
         modes = list(SUPPORTED_MODES)
         await connection.send(op.READY, {
-            "ssrc": connection.ssrc, "ip": "127.0.0.1", "port": self.udp_port, "modes": modes,
+            # The address the UDP server listens on: a client outside this host (a pod) must reach it there.
+            "ssrc": connection.ssrc, "ip": self.sim.host, "port": self.udp_port, "modes": modes,
             "heartbeat_interval": 1, "experiments": [],
         })
         log.info("voice identify", user=grant.user_id, channel=grant.channel_id, ssrc=connection.ssrc)
