@@ -29,6 +29,9 @@ CHART_VALUES = {
     "global.scheduler.enabled": "false",
     "global.prometheus.enabled": "false",
     "global.ha.enabled": "false",
+    # Dapr's injector only injects into pods created by controllers it knows (ReplicaSets, Jobs, ...) or by
+    # accounts it is told about: Pandora's operator creates recorder pods itself. Every test namespace's operator.
+    "dapr_sidecar_injector.allowedServiceAccounts": "*:pandora-operator",
 }
 
 
