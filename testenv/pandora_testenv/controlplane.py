@@ -74,8 +74,8 @@ def _node_manifest() -> dict:
     }
 
 
-def _node_ready(api: AdminApi) -> bool:
-    status, node = api.get(f"/api/v1/nodes/{NODE_NAME}")
+def node_ready(api: AdminApi, name: str = NODE_NAME) -> bool:
+    status, node = api.get(f"/api/v1/nodes/{name}")
     if status != 200:
         return False
     conditions = node.get("status", {}).get("conditions") or []
@@ -245,7 +245,7 @@ def _start_all(
     status, body = api.post("/api/v1/nodes", _node_manifest())
     if status not in (201, 409):
         raise StartError(f"creating node {NODE_NAME} failed: {status} {body}")
-    wait_until(kwok, lambda: _node_ready(api), timeout, f"marking node {NODE_NAME} Ready")
+    wait_until(kwok, lambda: node_ready(api), timeout, f"marking node {NODE_NAME} Ready")
     wait_until(
         controller_manager,
         lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,

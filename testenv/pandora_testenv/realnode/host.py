@@ -179,13 +179,14 @@ def _remove_fixed_paths(state: HostState, node_dir: Path) -> None:
 
 
 def network_down(directory: Path) -> None:
-    """Undo network_up and what pods and kube-proxy left (idempotent; a no-op without a recorded state)."""
+    """Undo network_up and what pods and kube-proxy left (idempotent; a no-op without a recorded state, so it
+    never touches another directory's node)."""
     state = HostState.load(directory)
-    remove_pod_network_namespaces()
-    if bridge_exists() and state is not None:
-        _run("ip", "link", "delete", BRIDGE, check=False)
     if state is None:
-        return
+        return  # this directory's `up` changed nothing on the host (or `down` already ran)
+    remove_pod_network_namespaces()
+    if bridge_exists():
+        _run("ip", "link", "delete", BRIDGE, check=False)
     _remove_added_chains(state)
     _remove_added_tables(state)
     IP_FORWARD.write_text(state.ip_forward + "\n")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pandora_testenv.cache import binary_path, cache_root, missing_binaries
+from pandora_testenv.controlplane import node_ready
 from pandora_testenv.kubeapi import http_ok
 from pandora_testenv.processes import StartError, start, stop_pid_file, wait_until
 from pandora_testenv.realnode.buildah import files
@@ -133,7 +134,7 @@ def node_up(directory: Path, api, timeout: float = 120.0, tie_to_parent: bool = 
         f"--cert-dir={node.node_dir / 'kubelet-pki'}",
         "--v=1",
     ], **options)
-    wait_until(kubelet, lambda: _node_ready(api, node.name), timeout, "Ready")
+    wait_until(kubelet, lambda: node_ready(api, node.name), timeout, "Ready")
 
     (node.node_dir / "kube-proxy-config.yaml").write_text(
         _render("kube-proxy-config.yaml", node, KUBECONFIG=str(directory / "kube-proxy.kubeconfig")))
@@ -144,14 +145,6 @@ def node_up(directory: Path, api, timeout: float = 120.0, tie_to_parent: bool = 
         if not process.alive():
             raise process.fail("exited")
     return node
-
-
-def _node_ready(api, name: str) -> bool:
-    status, node = api.get(f"/api/v1/nodes/{name}")
-    if status != 200:
-        return False
-    conditions = node.get("status", {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def import_into(directory: Path, images: list[Image]) -> list[str]:
