@@ -185,9 +185,11 @@ def node_down(directory: Path, kubectl=None, timeout: float = 60.0) -> None:
         kubectl("cordon", node.name)
         kubectl("delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={node.name}",
                 "--wait=true", f"--timeout={int(timeout)}s", timeout=timeout + 15)
+    ran_proxy = (pids / "kube-proxy.pid").exists()
     for name in STOP_ORDER:
         stop_pid_file(pids / f"{name}.pid")
-    if binary_path("kube-proxy").exists():
+    if ran_proxy:
+        # Its iptables rules outlive it; --cleanup removes them (host.py then removes any chain still left).
         subprocess.run([str(binary_path("kube-proxy")), "--cleanup"], capture_output=True, timeout=60)
     if node.socket.exists() and (pids / "containerd.pid").exists():
         _remove_containers(node)
