@@ -255,9 +255,11 @@ async def _after_exit(
     ctx: Context, view: RecordingView, status: RecordingStatus, pod: PodView | None, attempt: int
 ) -> Phase:
     """The recorder's pod ended without being asked to: done on its own, crashed, or lost."""
-    if pod is not None and pod.phase == "Succeeded":
+    # A pod deleted by someone else (kubectl delete, eviction, a node drain) gets SIGTERM, flushes and exits 0:
+    # the recording was interrupted, not finished, so it continues like a lost pod.
+    if pod is not None and pod.phase == "Succeeded" and not pod.deleting:
         return await _complete(ctx, view, status, "the recorder finished on its own (time limit or empty channel)")
-    how = "was lost (deleted or evicted)" if pod is None else f"crashed ({_exit_description(pod)})"
+    how = "was lost (deleted or evicted)" if pod is None or pod.deleting else f"crashed ({_exit_description(pod)})"
     if attempt >= ctx.max_restarts:
         return await _fail(
             ctx, view, f"the recorder {how} after {attempt} restarts; giving up. Files so far are kept at "

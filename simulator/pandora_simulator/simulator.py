@@ -139,7 +139,7 @@ class DiscordSimulator:
         await self.close()
 
     async def start(self) -> None:
-        self.certificates = SimulatorCertificates.generate()
+        self.certificates = SimulatorCertificates.generate(self.host)
         # Rate limits outermost: error answers count and carry the headers too, as on Discord.
         app = web.Application(middlewares=[self.rate_limits.middleware, RestApi.errors])
         app.add_routes(self.rest.routes())

@@ -16,16 +16,17 @@ import trustme
 
 @dataclass
 class SimulatorCertificates:
-    """A CA written to ``ca_file`` and a server context whose certificate is valid for 127.0.0.1 and localhost."""
+    """A CA written to ``ca_file`` and a server context whose certificate is valid for 127.0.0.1, localhost and
+    the simulator's own address."""
 
     ca_file: Path
     server_context: ssl.SSLContext
     _directory: tempfile.TemporaryDirectory[str]
 
     @classmethod
-    def generate(cls) -> SimulatorCertificates:
+    def generate(cls, host: str = "127.0.0.1") -> SimulatorCertificates:
         authority = trustme.CA(organization_name="Pandora simulator")
-        certificate = authority.issue_cert("127.0.0.1", "localhost")
+        certificate = authority.issue_cert(*dict.fromkeys(("127.0.0.1", "localhost", host)))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         certificate.configure_cert(context)
         directory = tempfile.TemporaryDirectory(prefix="pandora-sim-ca-")

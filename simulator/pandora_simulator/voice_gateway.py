@@ -137,8 +137,9 @@ class VoiceGateway:
         socket.connection = connection
         connection.client_ops.append(VoiceOp.IDENTIFY)
         await connection.send(VoiceOp.READY, {
-            "ssrc": connection.ssrc, "ip": "127.0.0.1", "port": self.server.udp_port, "modes": list(SUPPORTED_MODES),
-            "heartbeat_interval": 1, "experiments": [],
+            # The address the UDP server listens on: a client outside this host (a pod) must reach it there.
+            "ssrc": connection.ssrc, "ip": self.server.udp_host, "port": self.server.udp_port,
+            "modes": list(SUPPORTED_MODES), "heartbeat_interval": 1, "experiments": [],
         })
         log.info("voice identify", user=grant.user_id, channel=grant.channel_id, ssrc=connection.ssrc)
         return True

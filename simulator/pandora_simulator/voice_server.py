@@ -67,6 +67,7 @@ class VoiceServer:
         self._next_ssrc = 1000
         self._transport: asyncio.DatagramTransport | None = None
         self.udp_port = 0
+        self.udp_host = "127.0.0.1"
         self.tasks = BackgroundTasks()
         self.dave = DaveCalls(self.tasks.spawn)
         self._room_services = RoomServices(
@@ -83,7 +84,7 @@ class VoiceServer:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, 0))
         self._transport = transport
-        self.udp_port = transport.get_extra_info("sockname")[1]
+        self.udp_host, self.udp_port = transport.get_extra_info("sockname")[:2]
 
     async def close(self) -> None:
         for connection in list(self.connections.values()):

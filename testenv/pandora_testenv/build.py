@@ -128,20 +128,26 @@ def build_component(component: GoComponent, force: bool = False, echo=print) -> 
     staging = root / f".{component.key}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "bin").mkdir(parents=True)
-    binaries: dict[str, dict] = {}
-    for name, package in component.binaries.items():
-        echo(f"build: {component.key}: {name} ...")
-        binary_started = time.monotonic()
-        args = ["go", "build", "-mod=mod", "-trimpath", "-o", str(staging / "bin" / name)]
-        if component.tags:
-            args += ["-tags", ",".join(component.tags)]
-        args += ["-ldflags", " ".join(("-s", "-w", *component.ldflags))]
-        args.append(package)
-        _run(args, src, log, _go_env(component.env))
-        seconds = round(time.monotonic() - binary_started, 1)
-        size = (staging / "bin" / name).stat().st_size
-        binaries[name] = {"seconds": seconds, "bytes": size}
-        echo(f"build: {component.key}: {name} {seconds} s, {size / 1e6:.1f} MB")
+    # One `go build` for all of a component's binaries: the packages they share compile once, and the link steps
+    # run in parallel. With several packages, executables land in bin/ under their package's name (renamed to
+    # ours below); a single one is written to its file directly (its package may end in a major version, /v3).
+    echo(f"build: {component.key}: {', '.join(component.binaries)} ...")
+    out = staging / "bin"
+    several = len(component.binaries) > 1
+    args = ["go", "build", "-mod=mod", "-trimpath", "-o",
+            f"{out}{os.sep}" if several else str(out / next(iter(component.binaries)))]
+    if component.tags:
+        args += ["-tags", ",".join(component.tags)]
+    args += ["-ldflags", " ".join(("-s", "-w", *component.ldflags)), *component.binaries.values()]
+    _run(args, src, log, _go_env(component.env))
+    if several:
+        for name, package in component.binaries.items():
+            built = out / package_binary_name(package)
+            if built.name != name:
+                built.rename(out / name)
+    binaries = {name: {"bytes": (out / name).stat().st_size} for name in component.binaries}
+    for name, binary in binaries.items():
+        echo(f"build: {component.key}: {name} {binary['bytes'] / 1e6:.1f} MB")
     stamp = {
         "component": component.name,
         "module": component.module,
@@ -154,6 +160,14 @@ def build_component(component: GoComponent, force: bool = False, echo=print) -> 
     shutil.rmtree(out_dir, ignore_errors=True)
     staging.rename(out_dir)
     return stamp | {"cached": False}
+
+
+def package_binary_name(package: str) -> str:
+    """The executable name `go build -o DIR/` gives a main package: its last path element, skipping a /vN."""
+    parts = package.split("/")
+    if len(parts) > 1 and parts[-1][:1] == "v" and parts[-1][1:].isdigit():
+        return parts[-2]
+    return parts[-1]
 
 
 def go_binary() -> str:

@@ -74,18 +74,26 @@ def _node_manifest() -> dict:
     }
 
 
-def _node_ready(api: AdminApi) -> bool:
-    status, node = api.get(f"/api/v1/nodes/{NODE_NAME}")
+def node_ready(api: AdminApi, name: str = NODE_NAME) -> bool:
+    status, node = api.get(f"/api/v1/nodes/{name}")
     if status != 200:
         return False
     conditions = node.get("status", {}).get("conditions") or []
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def up(directory: Path, timeout: float = 120.0, tie_to_parent: bool = False) -> ControlPlane:
+def up(
+    directory: Path,
+    timeout: float = 120.0,
+    tie_to_parent: bool = False,
+    apiserver_address: str = "127.0.0.1",
+    apiserver_args: tuple[str, ...] = (),
+) -> ControlPlane:
     """Start everything, wait until the API is ready, the node is Ready and service accounts exist.
 
-    `tie_to_parent` (tests) kills the components when the calling process dies; the CLI leaves them running."""
+    `tie_to_parent` (tests) kills the components when the calling process dies; the CLI leaves them running.
+    `apiserver_address` is where the API server listens and what it advertises (the real node's bridge address,
+    so pods reach it through the `kubernetes` Service); `apiserver_args` are added to its flags."""
     missing = missing_binaries(CONTROL_PLANE_BINARIES)
     if missing:
         raise MissingBinaries(missing)
@@ -97,13 +105,15 @@ def up(directory: Path, timeout: float = 120.0, tie_to_parent: bool = False) -> 
     for stale in (directory / "pids").glob("*.pid"):
         stale.unlink()
     try:
-        return _start_all(directory, timeout, tie_to_parent)
+        return _start_all(directory, timeout, tie_to_parent, apiserver_address, apiserver_args)
     except BaseException:
         down(directory)
         raise
 
 
-def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlPlane:
+def _start_all(
+    directory: Path, timeout: float, tie_to_parent: bool, address: str, extra_apiserver_args: tuple[str, ...]
+) -> ControlPlane:
     pki = create_pki(directory / "pki")
     options: dict[str, Any] = {"run_dir": directory, "timeout": timeout, "tie_to_parent": tie_to_parent}
     ports: dict[str, int] = {}
@@ -129,14 +139,14 @@ def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlP
     )
 
     def admin_api(port: int) -> AdminApi:
-        return AdminApi(f"https://127.0.0.1:{port}", pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin"))
+        return AdminApi(f"https://{address}:{port}", pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin"))
 
     def apiserver_args(apiserver_ports: list[int]) -> list[str]:
         return [
             _bin("kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={address}",
+            f"--advertise-address={address}",
             f"--secure-port={apiserver_ports[0]}",
             f"--cert-dir={directory / 'pki'}",
             f"--tls-cert-file={pki.serving_cert}",
@@ -148,13 +158,15 @@ def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlP
             f"--service-account-signing-key-file={pki.sa_key}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--allow-privileged=true",
-            # The default reconciler refuses a loopback advertise address; nothing needs the endpoints here.
-            "--endpoint-reconciler-type=none",
+            # The default reconciler refuses a loopback advertise address, and only pods (on a real node) need the
+            # `kubernetes` Service's endpoints.
+            f"--endpoint-reconciler-type={'none' if address.startswith('127.') else 'lease'}",
             # Without a node-lifecycle controller the not-ready taint this plugin adds would never go away.
             "--disable-admission-plugins=TaintNodesByCondition",
             "--enable-priority-and-fairness=false",
             "--profiling=false",
             "--v=1",
+            *extra_apiserver_args,
         ]
 
     apiserver, (ports["apiserver"],) = start_listening(
@@ -233,7 +245,7 @@ def _start_all(directory: Path, timeout: float, tie_to_parent: bool) -> ControlP
     status, body = api.post("/api/v1/nodes", _node_manifest())
     if status not in (201, 409):
         raise StartError(f"creating node {NODE_NAME} failed: {status} {body}")
-    wait_until(kwok, lambda: _node_ready(api), timeout, f"marking node {NODE_NAME} Ready")
+    wait_until(kwok, lambda: node_ready(api), timeout, f"marking node {NODE_NAME} Ready")
     wait_until(
         controller_manager,
         lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,

@@ -10,10 +10,12 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-# Names the API server answers to, in and out of the cluster (the first service IP included).
+# Names the API server answers to, in and out of the cluster (the first service IP and the real node's bridge
+# address, where it listens when pods must reach it, included).
 APISERVER_NAMES = (
     "127.0.0.1",
     "localhost",
+    "10.86.0.1",
     "10.0.0.1",
     "kubernetes",
     "kubernetes.default",
@@ -26,6 +28,11 @@ CLIENTS = {
     "admin": ("pandora-admin", ["system:masters"]),
     "controller-manager": ("system:kube-controller-manager", []),
     "scheduler": ("system:kube-scheduler", []),
+    # The real node (realnode/): its kubelet as a node identity (Node authorizer), kube-proxy (bootstrap role
+    # system:node-proxier), and the API server's client certificate for kubelets (logs, exec).
+    "kubelet": ("system:node:pandora-real-node", ["system:nodes"]),
+    "kube-proxy": ("system:kube-proxy", []),
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", []),
 }
 
 

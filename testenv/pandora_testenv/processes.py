@@ -226,3 +226,17 @@ def stop_all(run_dir: Path, order: list[str], timeout: float = 15.0) -> None:
     for pid_file in [*named, *rest]:
         if pid_file.exists():
             stop_pid_file(pid_file, timeout)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain `text` (e.g. a state directory): what `down` must leave
+    none of."""
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmdline = path.read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found

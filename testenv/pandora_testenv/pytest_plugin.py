@@ -3,6 +3,10 @@
 Cluster backend, first that applies: PANDORA_TEST_KUBECONFIG (any cluster), kind through pytest-kind where Docker
 runs, else the local control plane built by `pandora-testenv build` (tests skip, saying so, when it is not built).
 PANDORA_TEST_BACKEND=kind|local picks one of the last two explicitly (kind then skips, saying why, without Docker).
+
+Real pods: `real_cluster` is a second local control plane with a real node (containerd, kubelet, kube-proxy) and
+Dapr's control plane, running the images `pandora-testenv images` builds; `real_namespace` is a namespace whose
+pods run on it; `bridge_redis` and `bridge_s3` listen where pods reach them. They need root (tests skip without).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pandora_testenv.cache import missing_binaries
 from pandora_testenv.cluster import KUBECONFIG_ENV, KubeCluster, kind_unavailable_reason
 from pandora_testenv.controlplane import CONTROL_PLANE_BINARIES, down, up
 from pandora_testenv.processes import stop
+from pandora_testenv.realnode.cluster import RealNodeCluster
 from pandora_testenv.services import (
     Daprd,
     RedisServer,
@@ -32,6 +37,7 @@ from pandora_testenv.services import (
 BACKEND_ENV = "PANDORA_TEST_BACKEND"
 CLUSTER_FIXTURES = {"kube_cluster", "namespace"}
 DAPR_FIXTURES = {"daprd", "daprd_factory", "dapr_env"}
+REAL_NODE_FIXTURES = {"real_cluster", "real_namespace", "bridge_redis", "bridge_s3"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -42,6 +48,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.cluster)
         if names & DAPR_FIXTURES:
             item.add_marker(pytest.mark.dapr)
+        if names & REAL_NODE_FIXTURES:
+            item.add_marker(pytest.mark.realnode)
 
 
 @pytest.fixture(scope="session")
@@ -166,3 +174,55 @@ def daprd_factory(testenv_dir: Path, dapr_components: Path) -> Iterator[Callable
     yield factory
     for sidecar in started:
         sidecar.stop()
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNodeCluster]:
+    """Control plane + real node + Dapr control plane for the session; `.cluster` (a KubeCluster), `.images`."""
+    from pandora_testenv.realnode.cluster import down_with_real_node, up_with_real_node
+    from pandora_testenv.realnode.images import build_images
+    from pandora_testenv.realnode.node import missing_requirements
+
+    missing = missing_requirements() + missing_binaries([*CONTROL_PLANE_BINARIES, "helm", "daprd"])
+    if missing:
+        pytest.skip(f"no real node here: missing {', '.join(missing)} (scripts/setup as root provides them)")
+    images = build_images()
+    directory = tmp_path_factory.mktemp("realnode")
+    real = up_with_real_node(directory, tie_to_parent=True, dapr=True)
+    real.images = images
+    try:
+        yield real
+    finally:
+        down_with_real_node(directory)
+
+
+@pytest.fixture
+def real_namespace(real_cluster: RealNodeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace on the real cluster whose pods all run on the real node."""
+    from pandora_testenv.realnode.node import prefer_real_node
+
+    name = _namespace_name(request.node.name)
+    real_cluster.cluster.kubectl("create", "namespace", name, check=True)
+    prefer_real_node(real_cluster.cluster.kubectl, name)
+    yield name
+    real_cluster.cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+
+
+@pytest.fixture(scope="session")
+def bridge_redis(real_cluster: RealNodeCluster, testenv_dir: Path) -> Iterator[RedisServer]:
+    """Redis on the real node's bridge address: reachable from pods and from the host."""
+    from pandora_testenv.realnode.host import GATEWAY
+
+    server = start_redis(testenv_dir, host=GATEWAY)
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def bridge_s3(real_cluster: RealNodeCluster, testenv_dir: Path) -> Iterator[S3Server]:
+    """moto's S3 server on the real node's bridge address, bucket `pandora-test` created."""
+    from pandora_testenv.realnode.host import GATEWAY
+
+    server = start_s3(testenv_dir, host=GATEWAY)
+    yield server
+    stop(server.process)

@@ -42,25 +42,27 @@ class RedisServer:
         return f"redis://{self.host}:{self.port}/0"
 
 
-def start_redis(run_dir: Path, timeout: float = 15) -> RedisServer:
+def start_redis(run_dir: Path, timeout: float = 15, host: str = "127.0.0.1") -> RedisServer:
+    """Redis on a free port of `host` (the real node's bridge address makes it reachable from pods)."""
     if not Path(REDIS_SERVER).exists():
         raise StartError(f"{REDIS_SERVER} missing: install Debian's redis-server (scripts/setup does)")
-    data = run_dir / "redis"
+    name = "redis" if host == "127.0.0.1" else f"redis-{host}"
+    data = run_dir / name
     data.mkdir(parents=True, exist_ok=True)
 
     def redis_args(ports: list[int]) -> list[str]:
-        return [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(ports[0]), "--dir", str(data), "--save", "",
+        return [REDIS_SERVER, "--bind", host, "--port", str(ports[0]), "--dir", str(data), "--save", "",
                 "--appendonly", "no", "--protected-mode", "no"]
 
     def ping(ports: list[int]) -> bool:
         import redis
 
-        return bool(redis.Redis(host="127.0.0.1", port=ports[0], socket_timeout=1).ping())
+        return bool(redis.Redis(host=host, port=ports[0], socket_timeout=1).ping())
 
     process, (port,) = start_listening(
-        "redis", redis_args, 1, ping, run_dir, timeout, tie_to_parent=True
+        name, redis_args, 1, ping, run_dir, timeout, tie_to_parent=True
     )
-    return RedisServer("127.0.0.1", port, process)
+    return RedisServer(host, port, process)
 
 
 @dataclass
@@ -85,19 +87,19 @@ class S3Server:
         )
 
 
-def start_s3(run_dir: Path, bucket: str = "pandora-test", timeout: float = 30) -> S3Server:
-    """moto's S3 server (MinIO is not built here: moto ships in the dev extra and needs no build)."""
+def start_s3(run_dir: Path, bucket: str = "pandora-test", timeout: float = 30, host: str = "127.0.0.1") -> S3Server:
+    """moto's S3 server (MinIO is not built here: moto ships in the dev extra and needs no build) on `host`."""
     moto = Path(sys.executable).with_name("moto_server")
     process, (port,) = start_listening(
-        "s3",
-        lambda ports: [str(moto), "-H", "127.0.0.1", "-p", str(ports[0])],
+        "s3" if host == "127.0.0.1" else f"s3-{host}",
+        lambda ports: [str(moto), "-H", host, "-p", str(ports[0])],
         1,
-        lambda ports: http_ok(f"http://127.0.0.1:{ports[0]}/moto-api/"),
+        lambda ports: http_ok(f"http://{host}:{ports[0]}/moto-api/"),
         run_dir,
         timeout,
         tie_to_parent=True,
     )
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = f"http://{host}:{port}"
     server = S3Server(endpoint, bucket, process)
     server.client().create_bucket(Bucket=bucket)
     return server

@@ -75,6 +75,9 @@ COMPONENTS: dict[str, GoComponent] = {
                 "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
                 "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
                 "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+                # The real node (pandora-testenv up --real-node).
+                "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+                "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
             },
             ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
             local_replace_version=_staging_version(KUBERNETES_VERSION),
@@ -104,7 +107,13 @@ COMPONENTS: dict[str, GoComponent] = {
             name="daprd",
             module="github.com/dapr/dapr",
             version=DAPR_VERSION,
-            binaries={"daprd": "github.com/dapr/dapr/cmd/daprd"},
+            binaries={
+                "daprd": "github.com/dapr/dapr/cmd/daprd",
+                # The control plane that injects daprd into pods on the real node and serves it its Components.
+                "dapr-operator": "github.com/dapr/dapr/cmd/operator",
+                "dapr-sentry": "github.com/dapr/dapr/cmd/sentry",
+                "dapr-injector": "github.com/dapr/dapr/cmd/injector",
+            },
             # Without a components build tag daprd registers no components and panics at start.
             tags=("stablecomponents",),
             ldflags=(f"-X github.com/dapr/dapr/pkg/buildinfo.version={DAPR_VERSION.lstrip('v')}",),

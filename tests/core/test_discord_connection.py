@@ -1,3 +1,4 @@
+import asyncio
 import ssl
 
 import discord.gateway
@@ -54,3 +55,25 @@ def test_ssl_context_trusts_the_extra_ca(tmp_path) -> None:
 def test_missing_ca_file_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError):
         DiscordConnection(ca_file=str(tmp_path / "missing.pem")).ssl_context()
+
+
+
+async def _handshake(context: ssl.SSLContext, server_context: ssl.SSLContext) -> None:
+    server = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0, ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        writer.close()
+    finally:
+        server.close()
+
+
+async def test_ca_given_as_text_is_trusted_like_a_file() -> None:
+    """A pod's environment is all the chart's recorder.env can give it: the CA can come as PEM text."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    connection = DiscordConnection.from_env({"PANDORA_DISCORD_CA_PEM": ca.cert_pem.bytes().decode()})
+    await _handshake(connection.ssl_context(), server_context)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await _handshake(DiscordConnection.from_env({}).ssl_context(), server_context)

@@ -12,6 +12,7 @@ import pytest
 from pandora_testenv.build import wrapper_gomod
 from pandora_testenv.cache import binary_path, missing_binaries
 from pandora_testenv.controlplane import CONTROL_PLANE_BINARIES, NODE_NAME
+from pandora_testenv.processes import processes_mentioning
 from pandora_testenv.versions import COMPONENTS
 
 CLI = [sys.executable, "-m", "pandora_testenv.cli"]
@@ -85,13 +86,3 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
-def processes_mentioning(text: str) -> list[str]:
-    found = []
-    for path in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            cmdline = path.read_bytes()
-        except OSError:
-            continue
-        if text.encode() in cmdline:
-            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
-    return found

@@ -1,0 +1,223 @@
+"""End to end on real pods, as a user runs Pandora: `helm install` of our chart, the operator pod from our image,
+`kubectl apply` of a Recording for a simulated guild, a recorder pod with a real daprd sidecar (injected by Dapr's
+control plane, Components loaded from the cluster) recording two speakers into S3, `kubectl patch` to stop, then
+`pandora fetch` and `pandora cook` on the chunks: each speaker's frames exactly as sent. Also the recorder pod
+deleted (SIGTERM) and its container SIGKILLed mid-recording: the same recording id continues, nothing flushed is
+lost.
+
+Timings are printed (`pytest -s`), not asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from recorder_testkit import recorded_tracks
+from release import (
+    PodWatch,
+    chart_values,
+    download_chunks,
+    explain,
+    install,
+    pandora,
+    recording_manifest,
+    run,
+    status_of,
+    until,
+)
+
+from pandora_simulator import DiscordSimulator
+from pandora_simulator.testing import small_world
+from pandora_testenv.realnode.host import GATEWAY
+
+pytestmark = pytest.mark.timeout(900)
+NAME = "standup"
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+async def _world(sim: DiscordSimulator):
+    world = await small_world(sim, "alice", "bob", in_voice=2)
+    return (world.bot, world.guild, world.voice, *world.members)
+
+
+def _connected(sim: DiscordSimulator, voice, bot) -> bool:
+    """The recorder's voice connection is complete (protocol selected): from here on it receives audio."""
+    return bot.id in sim.voice.room(voice.id).clients
+
+
+async def _install_and_start(real_cluster, namespace, sim, bot, guild, voice, redis, s3, tmp_path, timings):
+    cluster = real_cluster.cluster
+    started = time.monotonic()
+    installed = await run(install, cluster, namespace, chart_values(real_cluster, sim, bot, redis, s3), tmp_path, s3)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    timings["helm install --wait (operator pod ready)"] = time.monotonic() - started
+    operator = (await run(cluster.kubectl, "-n", namespace, "get", "pods", "-l",
+                          "app.kubernetes.io/component=operator", "-o", "json", check=True)).stdout
+    assert real_cluster.images["operator"].ref in operator and real_cluster.node.name in operator
+
+    started = time.monotonic()
+    applied = await run(cluster.kubectl, "-n", namespace, "apply", "-f", "-",
+                        input=recording_manifest(NAME, guild.id, voice.id))
+    assert applied.returncode == 0, applied.stderr
+    status = await until("the Recording to be recording",
+                         lambda: (s := status_of(cluster, namespace, NAME)).get("phase") == "Recording" and s, 180,
+                         explain=explain(cluster, namespace))
+    await until("the recorder connected to voice", lambda: _connected(sim, voice, bot), 60,
+                explain=explain(cluster, namespace))
+    await voice.wait_dave_settled()
+    timings["kubectl apply -> recording (voice connected, DAVE settled)"] = time.monotonic() - started
+    return status
+
+
+async def _stop(cluster, namespace, timings) -> dict:
+    started = time.monotonic()
+    patched = await run(cluster.kubectl, "-n", namespace, "patch", "recording", NAME, "--type=merge",
+                        "-p", '{"spec":{"stop":true}}')
+    assert patched.returncode == 0, patched.stderr
+    status = await until("the Recording to complete",
+                         lambda: (s := status_of(cluster, namespace, NAME)).get("phase") in ("Completed", "Failed")
+                         and s, 120, explain=explain(cluster, namespace))
+    timings["kubectl patch stop -> Completed"] = time.monotonic() - started
+    assert status["phase"] == "Completed", status
+    return status
+
+
+def _fetch_and_cook(s3, status: dict, tmp_path: Path) -> dict[int, list[bytes]]:
+    recording_id = status["recordingId"]
+    location = status["location"]
+    assert location == f"dapr://pandora-recordings/recordings/{recording_id}/"
+    keys = download_chunks(s3, f"recordings/{recording_id}/", tmp_path / "chunks")
+    assert keys, "no chunks in the bucket"
+    fetched = pandora("fetch", str(recording_id), "--chunks", str(tmp_path / "chunks"), "--out", str(tmp_path / "raw"))
+    assert fetched.returncode == 0, fetched.stderr
+    cooked = pandora("cook", str(recording_id), "--dir", str(tmp_path / "raw"), "--out", str(tmp_path / "cooked"),
+                     "--format", "wav")
+    assert cooked.returncode == 0, cooked.stderr
+    assert len(list((tmp_path / "cooked").glob("*.wav"))) == 2, cooked.stdout
+    return recorded_tracks(tmp_path / "raw", int(recording_id))
+
+
+def _print(timings: dict[str, float]) -> None:
+    for what, seconds in timings.items():
+        print(f"real pods: {what}: {seconds:.1f} s")
+
+
+async def test_helm_install_record_two_speakers_stop_fetch_cook(real_cluster, real_namespace, bridge_redis,
+                                                                 bridge_s3, tmp_path):
+    cluster, timings = real_cluster.cluster, {}
+    async with DiscordSimulator(host=GATEWAY) as sim:
+        bot, guild, voice, alice, bob = await _world(sim)
+        status = await _install_and_start(real_cluster, real_namespace, sim, bot, guild, voice, bridge_redis,
+                                          bridge_s3, tmp_path, timings)
+        tested = await run(cluster.helm, "test", "pandora", "--namespace", real_namespace, timeout=180)
+        assert tested.returncode == 0 and "Phase:          Succeeded" in tested.stdout, tested.stdout + tested.stderr
+
+        pod_name = status["pod"]
+        pod = json.loads((await run(cluster.kubectl, "-n", real_namespace, "get", "pod", pod_name, "-o", "json",
+                                    check=True)).stdout)
+        # Dapr's injector added daprd as a native sidecar (a restartable init container) to the operator's pod.
+        (sidecar_spec,) = [c for c in pod["spec"].get("initContainers", []) if c["name"] == "daprd"]
+        assert sidecar_spec["restartPolicy"] == "Always"
+        assert sidecar_spec["image"] == real_cluster.images["dapr-daprd"].ref
+        sidecar_log = (await run(cluster.kubectl, "-n", real_namespace, "logs", pod_name, "-c", "daprd")).stdout
+        assert "pandora-recordings (bindings.aws.s3/v1)" in sidecar_log, sidecar_log[-3000:]
+        assert "pandora-statestore (state.redis/v1)" in sidecar_log, sidecar_log[-3000:]
+
+        await alice.speak(seconds=1.0)
+        await bob.speak(seconds=1.0)
+        await alice.speak(seconds=0.5)
+        watch = PodWatch(cluster, real_namespace, pod_name)
+        try:
+            status = await _stop(cluster, real_namespace, timings)
+            recorder = await until("the recorder's exit", lambda: watch.terminated("recorder"), 30)
+            sidecar = await until("the sidecar's exit", lambda: watch.terminated("daprd"), 30)
+        finally:
+            watch.close()
+    assert recorder["exitCode"] == 0, recorder
+    # Shutdown order: daprd stops only after the recorder flushed its last chunk through it and exited.
+    assert _time(sidecar["finishedAt"]) >= _time(recorder["finishedAt"])
+    last_chunk = max(item["LastModified"] for item in bridge_s3.client().list_objects(
+        Bucket=bridge_s3.bucket, Prefix=f"recordings/{status['recordingId']}/")["Contents"])
+    assert last_chunk.replace(microsecond=0) <= _time(sidecar["finishedAt"])
+    tracks = await run(_fetch_and_cook, bridge_s3, status, tmp_path)
+    assert tracks[alice.id] == alice.sent_frames
+    assert tracks[bob.id] == bob.sent_frames
+    _print(timings)
+
+
+def _recorder_container_id(cluster, namespace: str, pod: str) -> str | None:
+    result = cluster.kubectl("-n", namespace, "get", "pod", pod, "-o", "json")
+    if result.returncode != 0:
+        return None
+    for entry in json.loads(result.stdout)["status"].get("containerStatuses") or []:
+        if entry["name"] == "recorder" and "running" in entry.get("state", {}):
+            return entry["containerID"].removeprefix("containerd://")
+    return None
+
+
+async def _recording_again(cluster, namespace: str, restarts: int, sim, bot, voice) -> dict:
+    """The operator's next attempt records: status Recording with that many restarts, the bot back in voice."""
+    status = await until(f"attempt {restarts} recording", lambda: (s := status_of(cluster, namespace, NAME)).get(
+        "phase") == "Recording" and s.get("restarts") == restarts and s, 180, explain=explain(cluster, namespace))
+    await until("the recorder connected to voice again", lambda: _connected(sim, voice, bot), 60,
+                explain=explain(cluster, namespace))
+    await voice.wait_dave_settled()
+    return status
+
+
+async def test_a_deleted_or_killed_recorder_pod_continues_the_same_recording(real_cluster, real_namespace,
+                                                                            bridge_redis, bridge_s3, tmp_path):
+    cluster, timings = real_cluster.cluster, {}
+    async with DiscordSimulator(host=GATEWAY) as sim:
+        bot, guild, voice, alice, bob = await _world(sim)
+        first = await _install_and_start(real_cluster, real_namespace, sim, bot, guild, voice, bridge_redis,
+                                         bridge_s3, tmp_path, timings)
+        recording_id = first["recordingId"]
+        await alice.speak(seconds=1.0)
+        await asyncio.sleep(1.5)  # longer than the flush interval: everything said is stored
+
+        # `kubectl delete pod`: SIGTERM, the recorder flushes and exits 0; the operator starts the next attempt.
+        watch = PodWatch(cluster, real_namespace, first["pod"])
+        started = time.monotonic()
+        try:
+            deleted = await run(cluster.kubectl, "-n", real_namespace, "delete", "pod", first["pod"], "--wait=true",
+                                timeout=90)
+            assert deleted.returncode == 0, deleted.stderr
+            timings["kubectl delete pod (SIGTERM) -> pod gone"] = time.monotonic() - started
+            terminated = await until("the recorder's exit", lambda: watch.terminated("recorder"), 10)
+        finally:
+            watch.close()
+        assert terminated["exitCode"] == 0, terminated
+        second = await _recording_again(cluster, real_namespace, 1, sim, bot, voice)
+        timings["kubectl delete pod -> recording again"] = time.monotonic() - started
+        assert second["recordingId"] == recording_id
+
+        await bob.speak(seconds=1.0)
+        await asyncio.sleep(1.5)
+        # SIGKILL of the recorder's process (no flush, no goodbye): the pod fails, the operator replaces it.
+        container = await until("the recorder container", lambda: _recorder_container_id(
+            cluster, real_namespace, second["pod"]), 30)
+        killed = await run(real_cluster.node.ctr, "tasks", "kill", "--signal", "SIGKILL", container, check=False)
+        assert killed.returncode == 0, killed.stderr
+        started = time.monotonic()
+        await until("the killed recorder's voice connection to drop", lambda: not _connected(sim, voice, bot), 60)
+        timings["SIGKILL -> voice connection dropped"] = time.monotonic() - started
+        third = await _recording_again(cluster, real_namespace, 2, sim, bot, voice)
+        timings["SIGKILL -> recording again (the gap)"] = time.monotonic() - started
+        assert third["recordingId"] == recording_id
+
+        await alice.speak(seconds=1.0)
+        status = await _stop(cluster, real_namespace, timings)
+    assert status["recordingId"] == recording_id and status["restarts"] == 2
+    tracks = await run(_fetch_and_cook, bridge_s3, status, tmp_path)
+    # Nothing that was flushed before the SIGTERM or the SIGKILL is missing, nothing is doubled.
+    assert tracks[alice.id] == alice.sent_frames
+    assert tracks[bob.id] == bob.sent_frames
+    _print(timings)
