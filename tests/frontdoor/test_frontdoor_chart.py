@@ -41,7 +41,7 @@ def _front_door(docs: list[dict]) -> dict:
 
 def test_chart_renders_one_recreate_front_door_with_the_token_from_the_bot_secret(kube_cluster, namespace):
     docs = render_chart(kube_cluster, namespace, "discord.token=x-secret-token", "frontdoor.commandPrefix=!",
-                        "frontdoor.accessRoles[0]=555555555555555555")
+                        strings=("frontdoor.accessRoles[0]=555555555555555555",))
     deployment = _front_door(docs)
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
@@ -79,3 +79,11 @@ def test_front_door_deployment_is_admitted_under_the_restricted_pod_security_sta
     admitted = kube_cluster.kubectl("apply", "-n", namespace, "--dry-run=server", "-f", "-", input=rendered.stdout)
     assert admitted.returncode == 0, admitted.stderr
     assert "would violate PodSecurity" not in admitted.stderr
+
+
+def test_an_access_role_given_as_a_number_is_refused_before_it_loses_digits(kube_cluster, namespace):
+    # YAML and --set read an 18-digit id as a number; as a float it would name another role.
+    result = kube_cluster.helm("template", "pandora", str(CHART), "--namespace", namespace,
+                               "--set", "frontdoor.accessRoles[0]=555555555555555555")
+    assert result.returncode != 0
+    assert "at '/frontdoor/accessRoles/0': got number, want string" in result.stderr

@@ -100,10 +100,14 @@ def exit_pod(cluster: KubeCluster, namespace: str, pod: str, code: int) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def render_chart(kube_cluster: KubeCluster, namespace: str, *values: str) -> list[dict[str, Any]]:
-    """`helm template` of charts/pandora into ``namespace``; the manifests as dicts."""
+def render_chart(
+    kube_cluster: KubeCluster, namespace: str, *values: str, strings: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """`helm template` of charts/pandora into ``namespace``; the manifests as dicts. ``strings`` go through
+    --set-string (Discord ids: --set would make a number of them, which the schema refuses)."""
     result = kube_cluster.helm(
-        "template", "pandora", str(CHART), "--namespace", namespace, *(f"--set={v}" for v in values)
+        "template", "pandora", str(CHART), "--namespace", namespace,
+        *(f"--set={v}" for v in values), *(f"--set-string={v}" for v in strings),
     )
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
