@@ -36,7 +36,7 @@ def test_copy_sources_are_the_context_paths_of_copy_lines_not_other_stages():
         "README.md", "core", "pyproject.toml", "recorder",
     ]
     assert sorted(copy_sources(checkout_root() / "Dockerfile.operator")) == [
-        "README.md", "core", "operator", "pyproject.toml",
+        "README.md", "core", "frontdoor", "operator", "pyproject.toml",
     ]
 
 
