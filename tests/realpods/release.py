@@ -43,6 +43,8 @@ def chart_values(real: RealNodeCluster, sim: DiscordSimulator, bot: SimBot, redi
         "storage": {"s3": {"bucket": s3.bucket, "region": s3.region, "endpoint": s3.endpoint,
                            "forcePathStyle": True, "disableSSL": True}},
         "stateStore": {"redis": {"host": redis.address, "passwordSecret": None}},
+        # This flow starts recordings with kubectl; the command front door has its own tests (tests/frontdoor).
+        "frontdoor": {"enabled": False},
     }
 
 
