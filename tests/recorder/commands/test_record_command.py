@@ -91,11 +91,13 @@ async def test_sigkill_then_restart_on_the_same_id_continues_the_recording(scene
     second = await start_recorder(scene, folder, "--id", "424242", log_name="second")
     assert await second.recording_id() == 424242
     await recorder_joined(scene, second)
+    assert scene.guild.bot_nickname(scene.bot) == "[RECORDING] Pandora"  # the killed recorder's, not doubled
     resumed_from = len(alice.sent_frames)
     await alice.speak(seconds=1.0)
     await asyncio.sleep(0.5)
     second.process.send_signal(signal.SIGTERM)
     assert await second.wait() == 0
+    assert scene.guild.bot_nickname(scene.bot) is None  # restored to what it was before the first recorder
 
     files = sorted(path.name for path in folder.iterdir() if path.name.startswith("424242."))
     assert files == [file_name(424242, kind) for kind in ("data", "header1", "header2", "info", "users")]
