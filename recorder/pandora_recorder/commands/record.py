@@ -22,6 +22,7 @@ from pandora_recorder.sinks.base import Sink
 from pandora_recorder.sinks.dapr_env import dapr_reachable
 from pandora_recorder.sinks.local import LocalFolderSink
 from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
+from pandora_recorder.voice.guild_ready import guild_or_ready
 
 log = get_logger(__name__)
 
@@ -124,7 +125,7 @@ async def record(
         async with client:
             await client.login(token)
             gateway = asyncio.create_task(client.connect(reconnect=True))
-            if not await _ready_or_stopped(client, session, gateway):
+            if not await _guild_or_stopped(client, session, gateway):
                 return session.stop_reason or StopReason.CONNECT_FAILED
             reason = await session.run()
             return reason
@@ -133,8 +134,8 @@ async def record(
             loop.remove_signal_handler(signum)
 
 
-async def _ready_or_stopped(client: discord.Client, session: RecorderSession, gateway: asyncio.Task[None]) -> bool:
-    ready = asyncio.create_task(client.wait_until_ready())
+async def _guild_or_stopped(client: discord.Client, session: RecorderSession, gateway: asyncio.Task[None]) -> bool:
+    ready = asyncio.create_task(guild_or_ready(client, session.options.guild_id))
     stopped = asyncio.create_task(session.stopped())
     done, pending = await asyncio.wait({ready, stopped, gateway}, timeout=READY_TIMEOUT,
                                        return_when=asyncio.FIRST_COMPLETED)
