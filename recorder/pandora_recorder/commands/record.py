@@ -17,8 +17,10 @@ from pandora.logging import configure_logging, get_logger
 from pandora.recording_api.recorder import ENV_STORAGE_BINDING, ENV_TOKEN, RecorderArgs, RecorderEnv
 from pandora_recorder.raw import new_recording_id
 from pandora_recorder.raw.resume import recording_exists
+from pandora_recorder.raw.writer import DEFAULT_FLUSH_INTERVAL
 from pandora_recorder.report import StatusReporter
 from pandora_recorder.sinks.base import Sink
+from pandora_recorder.sinks.chunked import ChunkedObjectSink
 from pandora_recorder.sinks.dapr_env import dapr_reachable
 from pandora_recorder.sinks.local import LocalFolderSink
 from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
@@ -29,6 +31,8 @@ log = get_logger(__name__)
 READY_TIMEOUT = 60.0
 # A native sidecar is normally up before the recorder starts; give a slow one this long before falling back.
 DAPR_PROBE_SECONDS = 20.0
+# Every flush to an object store is a new chunk object per grown file: two a second there, not ten.
+OBJECT_STORE_FLUSH_INTERVAL = 0.5
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +59,7 @@ def run(namespace: argparse.Namespace) -> int:
         guild_id=args.guild, channel_id=args.channel, recording_id=recording_id,
         max_duration=args.max_duration, empty_timeout=args.empty_timeout,
         requester_id=args.requester, text_channel_id=args.text_channel,
+        flush_interval=OBJECT_STORE_FLUSH_INTERVAL if isinstance(sink, ChunkedObjectSink) else DEFAULT_FLUSH_INTERVAL,
     )
     try:
         reason = asyncio.run(record(token, sink, options))
