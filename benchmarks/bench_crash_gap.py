@@ -1,7 +1,10 @@
 """Benchmark: the audio a SIGKILL of `pandora record` costs, and how fast received audio reaches the disk.
 
 Against the simulator: alice talks without a pause; `pandora record --id` (a real process) records her, is SIGKILLed
-at a random moment and restarted at once on the same id, ``--kills`` times. From the raw files, per kill:
+at a random moment and restarted at once on the same id, ``--kills`` times. Kills come ``--kill-after`` seconds
+after each start recorded: by default beyond the recorder's ``HEALTHY_AFTER``, so that each restart is an
+isolated crash; closer kills show the crash-restart backoff and Discord's IDENTIFY window (one per 5 s) instead,
+and the restarted process's log line for each such wait is counted in its phases. From the raw files, per kill:
 
 - gap: the span of her speech missing from her track (last frame on disk before the kill -> first one after);
 - unwritten at the kill: from the last frame that reached the disk to the kill (received, never written);
@@ -11,7 +14,7 @@ at a random moment and restarted at once on the same id, ``--kills`` times. From
 While each process records, the data file is polled every 10 ms: sent -> on disk latency per frame (a frame is
 matched to its send time by its RTP timestamp, which the raw format keeps). Prints a line per kill and a summary.
 
-    .venv/bin/python benchmarks/bench_crash_gap.py [--kills 5] [--seed 1]
+    .venv/bin/python benchmarks/bench_crash_gap.py [--kills 5] [--kill-after 31 36] [--seed 1]
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ POLL = 0.010
 # The new process's log lines that end each start-up phase, in order (ours and discord.py's).
 PHASES = (
     ("imports + storage", "recording storage"),
+    ("paced", "waiting for an IDENTIFY slot"),
+    ("backed off", "restarting after repeated failures"),
     ("gateway READY", "has connected to Gateway"),
     ("voice joined", "state=recording"),
 )
@@ -148,7 +153,7 @@ async def start(sim: DiscordSimulator, env: dict[str, str], folder: Path, guild:
     return process, stderr, spawned
 
 
-async def run(kills: int, seed: int) -> int:
+async def run(kills: int, kill_after: tuple[float, float], seed: int) -> int:
     rng = random.Random(seed)
     async with DiscordSimulator() as sim:
         bot = sim.create_bot("Pandora")
@@ -178,7 +183,7 @@ async def run(kills: int, seed: int) -> int:
                     results[-1].restart = sent.sent_at[disk.indexes[before]] - killed_at
                     results[-1].gap = (sent.sent_at[disk.indexes[before]] - sent.sent_at[disk.indexes[before - 1]]
                                        - FRAME)
-                recording_until = time.monotonic() + (rng.uniform(2.0, 4.0) if number < kills else 1.0)
+                recording_until = time.monotonic() + (rng.uniform(*kill_after) if number < kills else 1.0)
                 while time.monotonic() < recording_until:
                     seen = len(disk.indexes)
                     disk.poll()
@@ -222,10 +227,12 @@ async def run(kills: int, seed: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=1, help="the kill moments (2-4 s after each start recorded)")
+    parser.add_argument("--kill-after", type=float, nargs=2, default=(31.0, 36.0), metavar=("MIN", "MAX"),
+                        help="seconds after each start recorded, drawn uniformly")
+    parser.add_argument("--seed", type=int, default=1, help="of the kill moments")
     args = parser.parse_args()
     configure_logging("WARNING")
-    return asyncio.run(run(args.kills, args.seed))
+    return asyncio.run(run(args.kills, tuple(args.kill_after), args.seed))
 
 
 if __name__ == "__main__":

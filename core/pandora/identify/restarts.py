@@ -1,6 +1,6 @@
 """Crash restarts back off: the start history of one recorder (or bot), and how long its next start waits.
 
-Each start is written down before it IDENTIFYs; a run that did its job for ``HEALTHY_AFTER`` seconds (or ended
+Each start is written down when it IDENTIFYs; a run that did its job for ``HEALTHY_AFTER`` seconds (or ended
 on purpose) clears the count. So a recorder killed once in a while restarts at once, while one that fails again
 and again waits 1 s, 2 s, 4 s ... up to ``MAX_DELAY`` after its previous start, which bounds what a crash loop
 costs (``starts_within``). The history lives where the next start of the same process reads it: a file next to
@@ -17,7 +17,9 @@ from typing import Protocol
 
 FIRST_DELAY = 1.0
 MAX_DELAY = 300.0
-HEALTHY_AFTER = 60.0  # seconds of recording (or serving) after which a run is not part of a crash loop
+# Seconds of recording (or serving) after which a run is not part of a crash loop. A recorder that dies every time
+# just after this restarts at once, twice a minute: the operator's daily count (and the reserve) stop that one.
+HEALTHY_AFTER = 30.0
 
 
 @dataclass(frozen=True)
