@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from recorder_testkit import Scene
+from recorder_testkit import Scene, recording
 
 from pandora.discord_connection import DiscordConnection
 from pandora.identify.restarts import FileStartHistory, starts_within
@@ -71,3 +71,17 @@ async def test_a_recorder_does_not_log_in_when_the_identify_budget_is_down_to_it
     assert limit.remaining == 100 and scene.sim.token_resets == []
     logged = capsys.readouterr()
     assert "100 of the bot's 1000 IDENTIFYs per 24 h remain" in logged.out + logged.err
+
+
+async def test_a_recording_stopped_on_purpose_leaves_no_crash_count_for_the_next_start(
+        scene: Scene, tmp_path: Path) -> None:
+    alice = scene.guild.add_member("alice")
+    await alice.join_voice(scene.voice)
+    history = FileStartHistory(tmp_path, str(RECORDING_ID))
+    async with recording(scene, tmp_path, recording_id=RECORDING_ID) as running:
+        started = history.load()
+        assert started is not None and started.failures == 1  # counts as a failure until it proves otherwise
+        await alice.speak(seconds=0.5)
+        assert await running.stop() is StopReason.REQUESTED
+    stopped = history.load()
+    assert stopped is not None and stopped.failures == 0 and stopped.next_start() == stopped.last_start
