@@ -5,6 +5,11 @@ rate (50 packets a second per speaker) and peak RSS. Importable: `bench_writer()
 combined receive + write benchmark can reuse it.
 
     .venv/bin/python benchmarks/bench_writer.py [--speakers 99] [--packets 1500] [--dir DIR] [--fsync]
+        [--realtime] [--flush-interval S]
+
+``--realtime`` submits a tick every 20 ms and lets the writer flush on its own clock (every ``--flush-interval``
+seconds, the writer's default unless given), so the cost of flushing often shows; without it the writer catches up
+once per simulated second, as fast as it can.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pandora.logging import configure_logging
 from pandora_recorder.frames import ReceivedFrame, Speaker
 from pandora_recorder.raw import RawRecordingWriter
+from pandora_recorder.raw.writer import DEFAULT_FLUSH_INTERVAL
 from pandora_recorder.sinks import LocalFolderSink
 
 PACKETS_PER_SECOND = 50  # 20 ms Opus frames
@@ -41,19 +48,22 @@ def _peak_rss_mib() -> float:
 
 
 def bench_writer(speakers: int = 99, packets: int = 1500, directory: Path | None = None,
-                 fsync: bool = False) -> WriterBenchmark:
+                 fsync: bool = False, realtime: bool = False,
+                 flush_interval: float = DEFAULT_FLUSH_INTERVAL) -> WriterBenchmark:
     """Feed `packets` per speaker, one 20 ms tick (one packet per speaker) at a time, and let the writer catch
-    up once per simulated second, as at real-time rate; time everything until close() has flushed."""
+    up once per simulated second (or pace the ticks at real time); time everything until close() has flushed."""
     rng = random.Random(1)
     payloads = [bytes([0x78]) + rng.randbytes(rng.randrange(60, 160)) for _ in range(256)]
     with tempfile.TemporaryDirectory(dir=directory) as folder:
         sink = LocalFolderSink(folder, fsync=fsync)
         writer = RawRecordingWriter(sink, lambda user: Speaker(user, f"speaker{user}", f"speaker{user}"),
-                                    recording_id=123456789)
+                                    recording_id=123456789, flush_interval=flush_interval)
         start_monotonic = writer.start_monotonic
         submit_time = 0.0
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         for tick in range(packets):
+            if realtime:
+                time.sleep(max(0.0, wall_start + tick / PACKETS_PER_SECOND - time.perf_counter()))
             arrival = start_monotonic + tick / PACKETS_PER_SECOND
             frames = [
                 ReceivedFrame(1000 + user, 5000 + user, tick, tick * 960, payloads[(tick + user) & 255], arrival)
@@ -63,7 +73,7 @@ def bench_writer(speakers: int = 99, packets: int = 1500, directory: Path | None
             for frame in frames:
                 writer.submit(frame)
             submit_time += time.perf_counter() - before
-            if tick % PACKETS_PER_SECOND == PACKETS_PER_SECOND - 1:
+            if not realtime and tick % PACKETS_PER_SECOND == PACKETS_PER_SECOND - 1:
                 writer.sync()
         writer.close()
         sink.close()
@@ -90,10 +100,14 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=1500, help="packets per speaker (50 = 1 s of speech)")
     parser.add_argument("--dir", type=Path, help="where to write (default: system temp)")
     parser.add_argument("--fsync", action="store_true", help="fsync the files on every flush")
+    parser.add_argument("--realtime", action="store_true", help="a tick every 20 ms; the writer flushes on its own")
+    parser.add_argument("--flush-interval", type=float, default=DEFAULT_FLUSH_INTERVAL, metavar="S")
     args = parser.parse_args()
-    result = bench_writer(args.speakers, args.packets, args.dir, args.fsync)
+    configure_logging("WARNING")
+    result = bench_writer(args.speakers, args.packets, args.dir, args.fsync, args.realtime, args.flush_interval)
+    pacing = "real time" if args.realtime else "as fast as possible"
     print(f"writer: {result.speakers} speakers x {args.packets} packets = {result.packets} packets, "
-          f"{result.bytes_written / 1e6:.1f} MB written")
+          f"{result.bytes_written / 1e6:.1f} MB written ({pacing}, flush every {args.flush_interval:g} s)")
     print(f"  submit (reader thread): {result.submit_us_per_packet:.2f} µs/packet")
     print(f"  CPU, both threads:      {result.cpu_us_per_packet:.2f} µs/packet")
     print(f"  wall:                   {result.wall_us_per_packet:.2f} µs/packet")

@@ -6,6 +6,7 @@ on the installed classes, so an upgrade that renames or removes one fails that t
 recording silently. The rest of Pandora calls what is below by what it does:
 
 - ``point_discord_py_at``: another REST base and gateway URL (the simulator, a proxy);
+- ``fetch_session_start_limit``: ``GET /gateway/bot``'s ``session_start_limit`` through a logged-in client;
 - ``libsodium_path``: the libsodium that PyNaCl bundles, for the recorder's GIL-holding XChaCha20 call;
 - ``HookedVoiceClient``: a ``discord.VoiceClient`` that hands every voice-gateway message to
   ``on_voice_gateway_message``, feeds UDP datagrams to listeners, reads the connection's DAVE state, asks for a new
@@ -54,6 +55,11 @@ INTERNALS: tuple[Internal, ...] = (
              "REST base URL; discord.py has no option for another one, every Route reads this class attribute"),
     Internal("discord.gateway.DiscordWebSocket", "DEFAULT_GATEWAY",
              "gateway URL discord.py connects to when it has no resume URL; no option either"),
+    Internal("discord.client.Client", "http",
+             "the client's REST session (rate limits, REST base); GET /gateway/bot goes through it"),
+    Internal("discord.http.HTTPClient", "get_bot_gateway",
+             "GET /gateway/bot with session_start_limit; public only as AutoShardedClient.fetch_session_start_limits,"
+             " and the recorder is not sharded"),
     Internal(VOICE_CLIENT, "supported_modes",
              "transport modes discord.py may pick from the server's list; 2.7.1 lacks AES-256-GCM"),
     Internal(VOICE_CLIENT, "create_connection_state",
@@ -98,6 +104,12 @@ def point_discord_py_at(api_url: str, gateway_url: str) -> None:
 
     discord.http.Route.BASE = api_url.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+async def fetch_session_start_limit(client: discord.Client) -> dict[str, Any]:
+    """``session_start_limit`` of ``GET /gateway/bot`` (total, remaining, reset_after in ms, max_concurrency)."""
+    _shards, _url, limit = await client.http.get_bot_gateway()
+    return dict(limit)
 
 
 def libsodium_path() -> str:

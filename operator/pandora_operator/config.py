@@ -23,6 +23,10 @@ DEFAULT_RESOURCES: dict[str, Any] = {
 }
 
 
+# Recorder pods per bot per 24 h, of Discord's 1000 IDENTIFYs (see start_budget.py).
+DEFAULT_DAILY_RECORDER_STARTS = 750
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
     recorder_image: str = "ghcr.io/pandora/recorder:0.1.0"
@@ -39,6 +43,7 @@ class OperatorConfig:
     resources: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_RESOURCES)
     # Extra environment for recorder pods (e.g. the connection contract pointing at a local Discord).
     recorder_env: Mapping[str, str] = field(default_factory=dict)
+    daily_recorder_starts: int = DEFAULT_DAILY_RECORDER_STARTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -61,6 +66,7 @@ class OperatorConfig:
             if env.get("PANDORA_RECORDER_RESOURCES")
             else DEFAULT_RESOURCES,
             recorder_env=_recorder_env(env.get("PANDORA_RECORDER_ENV")),
+            daily_recorder_starts=int(env.get("PANDORA_DAILY_RECORDER_STARTS", defaults.daily_recorder_starts)),
         )
 
     def location(self, binding: str | None, prefix: str | None, recording_id: str) -> str:

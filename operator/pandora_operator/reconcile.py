@@ -27,6 +27,7 @@ from pandora_operator.config import OperatorConfig
 from pandora_operator.kube import ApiError, KubeApi
 from pandora_operator.model import FINALIZER, RecordingKey, pod_name, recording_id_for
 from pandora_operator.podspec import build_recorder_pod
+from pandora_operator.start_budget import StartBudget
 from pandora_operator.status import StatusWriter, elapsed_seconds, post_event
 from pandora_operator.views import PodView, RecordingView
 
@@ -40,6 +41,7 @@ class Context:
     pool: BotPool
     claims: Claims = field(default_factory=Claims)
     max_restarts: int = 5
+    starts: StartBudget = field(default_factory=StartBudget)  # recorder starts per bot over 24 h
     # uids whose finalizer this process added (the indexed view may not show it yet).
     finalized: set[str] = field(default_factory=set)
     # kopf's live indexes, remembered from the first handler call, for the sweeper.
@@ -56,6 +58,7 @@ class Context:
 
     def forget(self, view: RecordingView) -> None:
         self.claims.release(view.key)
+        self.starts.forget(view)
         self.status.forget(view.uid)
         self.finalized.discard(view.uid)
         self._locks.pop(view.uid, None)
@@ -78,6 +81,7 @@ async def reconcile(
 async def _reconcile(
     ctx: Context, view: RecordingView, pods: Sequence[PodView], persisted: PersistedClaims
 ) -> Phase | None:
+    ctx.starts.seed(view)
     status = ctx.status.effective(view)
     own = await _own_pods(ctx, view, pods)
 
@@ -178,6 +182,8 @@ async def _start(ctx: Context, view: RecordingView, status: RecordingStatus, att
         if await ctx.status.write(view, RecordingStatus(phase=Phase.PENDING, message=choice.reason)):
             ctx.event(view, "Pending", choice.reason)
         return Phase.PENDING
+    if refusal := ctx.starts.refusal(view.key.namespace, choice.bot):
+        return await _retry_later(ctx, view, refusal)
     recording_id = status.recording_id or recording_id_for(view.uid)
     if problem := await _create_pod(ctx, view, recording_id, attempt, choice.bot):
         return await _retry_later(ctx, view, problem)
@@ -218,6 +224,8 @@ async def _create_pod(
         if error.status >= 500 or error.status in (403, 404, 422):
             return f"cannot create pod {name}: {error.message}"
         raise
+    if created:
+        ctx.starts.record(view.key.namespace, bot)
     if not created:
         # Ours from an earlier try, or still the pod of a deleted Recording of the same name.
         existing = await _read_pod(ctx, view, name)
@@ -269,6 +277,8 @@ async def _after_exit(
     recording_id = status.recording_id or recording_id_for(view.uid)
     if status.bot is None:
         raise RuntimeError(f"Recording {view.key} names pod {status.pod} but no bot")  # written together
+    if refusal := ctx.starts.refusal(view.key.namespace, status.bot):
+        return await _retry_later(ctx, view, f"the recorder {how}; {refusal}")
     if problem := await _create_pod(ctx, view, recording_id, next_attempt, status.bot):
         return await _retry_later(ctx, view, problem)
     next_pod = pod_name(view.key.name, next_attempt)

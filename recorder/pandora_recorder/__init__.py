@@ -12,8 +12,9 @@ Back up the path there are two named callbacks: ``on_speaker_identified`` (voice
 the speaker's name for the writer) and ``on_dave_failure`` (DAVE decryptor -> voice client, which re-keys).
 discord.py's and PyNaCl's internals are reached only through ``pandora.discordpy_compat``.
 
-``voice``    the session, its lifecycle states and stop limits, the voice client, DAVE re-keying, speaker names,
-             the recording nickname
+``voice``    the gateway login, the session, its lifecycle states and stop limits, the voice client, DAVE
+             re-keying, speaker names, the recording nickname
+``pacing``   the IDENTIFY pacer (``pandora.identify``) on the recording's storage: slots and start history
 ``receive``  UDP datagram -> RTP parse -> transport decrypt -> dedup -> strip extension/padding -> SSRC to user
              (op 5) -> DAVE decrypt (with the voice connection's davey session) -> per-speaker reorder window
              -> ``ReceivedFrame`` (see ``receive.pipeline``)

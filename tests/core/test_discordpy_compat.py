@@ -46,6 +46,7 @@ def instances() -> Iterator[dict[type, object]]:
     client = discord.Client(intents=discord.Intents.none())
     voice = discord.VoiceClient(client, SimpleNamespace(id=1, guild=None))  # type: ignore[arg-type]
     yield {
+        discord.Client: client,
         discord.VoiceClient: voice,
         VoiceConnectionState: voice._connection,
         DiscordVoiceWebSocket: DiscordVoiceWebSocket(None, loop=None),  # type: ignore[arg-type]

@@ -14,6 +14,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from pandora.identify.client import PacedClient
+from pandora.identify.limits import FRONT_DOOR_RESERVE
+from pandora.identify.pacer import IdentifyPacer
+from pandora.identify.slots import MemoryIdentifySlots
 from pandora.logging import get_logger
 from pandora_frontdoor.bot.responders import SlashResponder, TextResponder
 from pandora_frontdoor.bot.views import DiscordGuildView, member_facts, missing_to_send
@@ -61,11 +65,14 @@ def front_door_intents(config: FrontDoorConfig) -> discord.Intents:
     return intents
 
 
-class FrontDoorClient(discord.Client):
-    """Set ``desk`` before connecting; commands that arrive without one are not answered (startup only)."""
+class FrontDoorClient(PacedClient):
+    """Set ``desk`` before connecting; commands that arrive without one are not answered (startup only). Its
+    IDENTIFYs are paced (``pandora.identify``) with the front door's smaller reserve; by default it shares slots
+    with no other process."""
 
-    def __init__(self, config: FrontDoorConfig, **options: Any) -> None:
-        super().__init__(intents=front_door_intents(config), **options)
+    def __init__(self, config: FrontDoorConfig, *, pacer: IdentifyPacer | None = None, **options: Any) -> None:
+        super().__init__(pacer or IdentifyPacer(MemoryIdentifySlots(), reserve=FRONT_DOOR_RESERVE),
+                         intents=front_door_intents(config), **options)
         self.config = config
         self.desk: CommandDesk | None = None
         self.tree: app_commands.CommandTree[FrontDoorClient] | None = None

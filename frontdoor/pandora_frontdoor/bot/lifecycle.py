@@ -10,6 +10,7 @@ from typing import Any
 
 import discord
 
+from pandora.identify.limits import IdentifyBudgetReserved
 from pandora.logging import get_logger
 from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED, FrontDoorClient
 
@@ -38,6 +39,7 @@ async def run_client(client: FrontDoorClient, token: str, stop: asyncio.Event, *
     guilds are cached; ``before_close`` runs before the client disconnects."""
     async with client:
         await client.login(token)
+        await client.wait_for_first_identify()
         gateway = asyncio.create_task(client.connect(reconnect=True))
         ready = asyncio.create_task(client.wait_until_ready())
         await asyncio.wait({ready, gateway}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
@@ -67,7 +69,7 @@ def exit_code(main: Coroutine[Any, Any, None]) -> int:
     except discord.PrivilegedIntentsRequired:
         log.error(MESSAGE_CONTENT_NEEDED)
         return 1
-    except TimeoutError as error:
+    except (TimeoutError, IdentifyBudgetReserved) as error:
         log.error("front door could not start", error=str(error))
         return 1
     return 0

@@ -17,6 +17,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pandora.discord_connection import DiscordConnection
+from pandora.identify.limits import FRONT_DOOR_RESERVE
+from pandora.identify.pacer import IdentifyPacer
+from pandora.identify.slots import FileIdentifySlots
 from pandora.logging import configure_logging, get_logger
 from pandora.recording_api.recorder import DEFAULT_STORAGE_PREFIX, ENV_STORAGE_PREFIX
 from pandora_frontdoor.bot.client import FrontDoorClient
@@ -87,7 +90,9 @@ async def serve(
     under the same ids, when the bot starts again."""
     stop = stop or asyncio.Event()
     storage, state = await asyncio.to_thread(storage_from_env, env, out)
-    client = FrontDoorClient(config, **DiscordConnection.from_env(env).apply())
+    # Slots shared with the `pandora record` processes of the same folder (pandora_recorder.pacing).
+    pacer = IdentifyPacer(FileIdentifySlots(out, env["PANDORA_TOKEN"]), reserve=FRONT_DOOR_RESERVE)
+    client = FrontDoorClient(config, pacer=pacer, **DiscordConnection.from_env(env).apply())
     recordings = LocalRecordings(client, storage, state)
     desk = CommandDesk(recordings, config.policy, Hints(config.prefix, config.interactions), ChannelNotices(client))
     client.desk = desk

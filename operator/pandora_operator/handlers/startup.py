@@ -12,6 +12,7 @@ from pandora_operator.config import OperatorConfig
 from pandora_operator.kube import Kube, login
 from pandora_operator.model import LABEL_MANAGED_BY, MANAGED_BY
 from pandora_operator.reconcile import Context
+from pandora_operator.start_budget import StartBudget
 
 
 @kopf.on.login()
@@ -42,7 +43,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.batching.batch_window = 0.1
     kube = Kube(login(settings))
     config = OperatorConfig.from_env()
-    memo.context = Context(config=config, kube=kube, pool=BotPool(config.bot_secret, kube.secret_keys))
+    memo.context = Context(config=config, kube=kube, pool=BotPool(config.bot_secret, kube.secret_keys),
+                           starts=StartBudget(config.daily_recorder_starts))
     logging.getLogger(__name__).info("watching %s.%s", PLURAL, GROUP)
 
 

@@ -13,21 +13,31 @@ from pathlib import Path
 import discord
 
 from pandora.discord_connection import DiscordConnection
+from pandora.identify.client import PacedClient
+from pandora.identify.pacer import IdentifyPacer
+from pandora.identify.restarts import HEALTHY_AFTER
 from pandora.logging import configure_logging, get_logger
 from pandora.recording_api.recorder import ENV_STORAGE_BINDING, ENV_TOKEN, RecorderArgs, RecorderEnv
+from pandora_recorder.pacing import recorder_pacer
 from pandora_recorder.raw import new_recording_id
 from pandora_recorder.raw.resume import recording_exists
+from pandora_recorder.raw.writer import DEFAULT_FLUSH_INTERVAL
 from pandora_recorder.report import StatusReporter
 from pandora_recorder.sinks.base import Sink
+from pandora_recorder.sinks.chunked import ChunkedObjectSink
 from pandora_recorder.sinks.dapr_env import dapr_reachable
 from pandora_recorder.sinks.local import LocalFolderSink
-from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
+from pandora_recorder.voice import RecorderSession, SessionOptions, SessionState, StopReason
+from pandora_recorder.voice.login import log_in
 
 log = get_logger(__name__)
 
-READY_TIMEOUT = 60.0
+# Stop reasons that exit 1: the recording should go on, in a new process.
+FAILURES = (StopReason.CONNECT_FAILED, StopReason.STORAGE_FAILED)
 # A native sidecar is normally up before the recorder starts; give a slow one this long before falling back.
 DAPR_PROBE_SECONDS = 20.0
+# Every flush to an object store is a new chunk object per grown file: two a second there, not ten.
+OBJECT_STORE_FLUSH_INTERVAL = 0.5
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +64,7 @@ def run(namespace: argparse.Namespace) -> int:
         guild_id=args.guild, channel_id=args.channel, recording_id=recording_id,
         max_duration=args.max_duration, empty_timeout=args.empty_timeout,
         requester_id=args.requester, text_channel_id=args.text_channel,
+        flush_interval=OBJECT_STORE_FLUSH_INTERVAL if isinstance(sink, ChunkedObjectSink) else DEFAULT_FLUSH_INTERVAL,
     )
     try:
         reason = asyncio.run(record(token, sink, options))
@@ -64,7 +75,7 @@ def run(namespace: argparse.Namespace) -> int:
         sink.close()
     print(f"recording {recording_id} stopped ({reason.value}); files in {where(recording_id)}", file=sys.stderr)
     # A non-zero exit makes the operator start a new recorder pod, which resumes the same recording id.
-    return 1 if reason in (StopReason.CONNECT_FAILED, StopReason.STORAGE_FAILED) else 0
+    return 1 if reason in FAILURES else 0
 
 
 def open_storage(choice: str, out: Path) -> tuple[Sink, Callable[[int], str]]:
@@ -106,13 +117,16 @@ async def record(
     on_session: Callable[[RecorderSession], None] | None = None,
     handle_signals: bool = True,
     reporter: StatusReporter | None = None,
+    pacer: IdentifyPacer | None = None,
 ) -> StopReason:
     """Log in, record with a ``RecorderSession``, log out. SIGINT and SIGTERM stop the recording cleanly.
 
-    Progress goes to ``reporter`` (by default the Recording's status when running in a recorder pod).
+    Progress goes to ``reporter`` (by default the Recording's status when running in a recorder pod). The IDENTIFY
+    goes through ``pacer`` (by default one on the recording's storage: see ``pandora_recorder.pacing``).
     """
     connection = connection or DiscordConnection.from_env()
-    client = discord.Client(intents=recorder_intents(), **connection.apply())
+    pacer = pacer or recorder_pacer(sink, token, options.recording_id)
+    client = PacedClient(pacer, intents=recorder_intents(), **connection.apply())
     session = RecorderSession(client, sink, options, reporter=reporter or StatusReporter.from_env())
     if on_session is not None:
         on_session(session)
@@ -122,28 +136,23 @@ async def record(
         loop.add_signal_handler(signum, session.request_stop, StopReason.SIGNAL)
     try:
         async with client:
-            await client.login(token)
-            gateway = asyncio.create_task(client.connect(reconnect=True))
-            if not await _ready_or_stopped(client, session, gateway):
+            if not await log_in(client, token, session):
                 return session.stop_reason or StopReason.CONNECT_FAILED
+            healthy = asyncio.create_task(_healthy_after(session, pacer))
             reason = await session.run()
+            healthy.cancel()
+            if reason not in FAILURES:
+                pacer.healthy()  # ended on purpose: a later start of this id is no crash restart
             return reason
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
 
 
-async def _ready_or_stopped(client: discord.Client, session: RecorderSession, gateway: asyncio.Task[None]) -> bool:
-    ready = asyncio.create_task(client.wait_until_ready())
-    stopped = asyncio.create_task(session.stopped())
-    done, pending = await asyncio.wait({ready, stopped, gateway}, timeout=READY_TIMEOUT,
-                                       return_when=asyncio.FIRST_COMPLETED)
-    for task in pending - {gateway}:
-        task.cancel()
-    if ready in done:
-        return True
-    if gateway in done and gateway.exception() is not None:
-        log.error("could not connect to the Discord gateway", error=str(gateway.exception()))
-    elif not done:
-        log.error("the Discord gateway did not get ready in time", timeout=READY_TIMEOUT)
-    return False
+async def _healthy_after(session: RecorderSession, pacer: IdentifyPacer) -> None:
+    """Clear the crash-restart count once the session has recorded for ``HEALTHY_AFTER`` seconds."""
+    while session.state is not SessionState.RECORDING:
+        await asyncio.sleep(1.0)
+    await asyncio.sleep(HEALTHY_AFTER)
+    if session.state is SessionState.RECORDING:
+        pacer.healthy()

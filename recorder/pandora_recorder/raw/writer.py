@@ -28,7 +28,10 @@ from pandora_recorder.sinks.base import ResumeStore, Sink
 
 log = get_logger(__name__)
 
-DEFAULT_FLUSH_INTERVAL = 0.5
+# Frames waiting here are lost if the process is killed; a flush of a local folder is one write per grown file and
+# the resume record, so ten a second cost little (benchmarks/bench_writer.py --realtime).
+DEFAULT_FLUSH_INTERVAL = 0.1
+RESUME_RECORD_EVERY = 0.5
 # ~50 s of 99 people talking at once; past it frames are counted as dropped rather than growing memory forever.
 DEFAULT_MAX_PENDING = 250_000
 _RTP_MASK = 0xFFFFFFFF
@@ -56,10 +59,11 @@ _STOP = object()
 class RawRecordingWriter:
     """Writes one recording in the raw format of Craig and Pandora (see `raw.format`) to a `Sink`.
 
-    `submit` only enqueues, so the UDP reader thread never waits on encoding or I/O. A writer thread turns frames
-    into pages (one track per user, numbered by first packet) and hands them to the sink at least every
-    `flush_interval` seconds, saving the resume record after each flush. Opening an id that already has files in
-    the sink resumes it: tracks, page sequences and the users file continue.
+    `submit` only enqueues, so the UDP reader thread never waits on encoding or I/O. Every `flush_interval`
+    seconds a writer thread turns the queued frames into pages (one track per user, numbered by first packet) and
+    hands them to the sink, saving the resume record with the first flush `RESUME_RECORD_EVERY` seconds after the
+    last. Opening an id that already has files in the sink resumes it: tracks, page sequences and the users file
+    continue.
 
     `speaker_of(user_id)` runs on the writer thread when a user's first packet arrives; it should answer from a
     cache (a failure records the track under the bare user id).
@@ -105,12 +109,14 @@ class RawRecordingWriter:
         self._names = {kind: self._name(kind) for kind in ("header1", "header2", "users", "data")}
         self._pending: dict[str, bytearray] = {kind: bytearray() for kind in self._names}
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._next_resume_record = now_monotonic
         self._written = 0
         self._dropped = 0
         self._bytes = 0
         self._closed = False
         self._error: BaseException | None = None
-        self._flush(force=True)
+        self._flush(force=True, resume_record=True)
         self._thread = threading.Thread(target=self._run, name=f"raw-writer-{recording_id}", daemon=True)
         self._thread.start()
 
@@ -140,6 +146,7 @@ class RawRecordingWriter:
             return not self._thread.is_alive() and self._error is None
         barrier = _Barrier()
         self._queue.put(barrier)
+        self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not barrier.done.wait(0.1):
             if not self._thread.is_alive() or (deadline is not None and time.monotonic() >= deadline):
@@ -152,6 +159,7 @@ class RawRecordingWriter:
             return
         self._closed = True
         self._queue.put(_STOP)
+        self._wake.set()
         self._thread.join(timeout)
         if self._error is not None:
             raise RuntimeError("raw writer failed") from self._error
@@ -180,27 +188,39 @@ class RawRecordingWriter:
         return file_name(self.recording_id, kind)
 
     def _run(self) -> None:
+        # Frames are encoded when they are flushed, in one batch per interval: they would wait for the flush
+        # anyway, and one wake-up per interval costs far less than one per frame. sync() and close() wake it early.
         next_flush = self._monotonic() + self.flush_interval
         try:
             while True:
-                try:
-                    item = self._queue.get(timeout=max(0.0, next_flush - self._monotonic()))
-                except queue.Empty:
-                    item = None
-                if item is _STOP:
-                    self._flush()
-                    return
-                if isinstance(item, ReceivedFrame):
-                    self._encode(item)
-                elif isinstance(item, _Barrier):
-                    self._flush()
-                    item.done.set()
-                if self._monotonic() >= next_flush:
-                    self._flush()
+                self._wake.wait(max(0.0, next_flush - self._monotonic()))
+                self._wake.clear()
+                barriers, stop = self._encode_queued()
+                if barriers or stop or self._monotonic() >= next_flush:
+                    self._flush(resume_record=bool(barriers) or stop)
                     next_flush = self._monotonic() + self.flush_interval
+                for barrier in barriers:
+                    barrier.done.set()
+                if stop:
+                    return
         except BaseException as error:  # keep the reason for close(); the recorder must learn about it
             self._error = error
             log.exception("raw writer stopped", recording_id=self.recording_id)
+
+    def _encode_queued(self) -> tuple[list[_Barrier], bool]:
+        """Encode every frame queued so far; returns the barriers met on the way and whether close() was called."""
+        barriers: list[_Barrier] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return barriers, False
+            if isinstance(item, ReceivedFrame):
+                self._encode(item)
+            elif isinstance(item, _Barrier):
+                barriers.append(item)
+            elif item is _STOP:
+                return barriers, True
 
     def _encode(self, frame: ReceivedFrame) -> None:
         track = self._tracks.get(frame.user_id)
@@ -232,7 +252,7 @@ class RawRecordingWriter:
         log.info("new track", recording_id=self.recording_id, track=number, user_id=user_id)
         return track
 
-    def _flush(self, force: bool = False) -> None:
+    def _flush(self, force: bool = False, resume_record: bool = False) -> None:
         if not force and not any(self._pending.values()):
             return
         # Users before headers before data: resume relies on this order (see raw/resume.py).
@@ -243,11 +263,15 @@ class RawRecordingWriter:
                 self._bytes += len(pending)
                 pending.clear()
         self.sink.flush()
-        if self.store is not None:
+        # The resume record only saves a resume from reading the whole data file (the files are the truth), so
+        # a record up to RESUME_RECORD_EVERY old is as good: a resume then scans that much more data.
+        now = self._monotonic()
+        if self.store is not None and (resume_record or now >= self._next_resume_record):
             record = self._record
             record.tracks = {user: TrackState(t.number, t.user_id, t.next_sequence) for user, t in self._tracks.items()}
             record.data_size = self.sink.size(self._names["data"])
             self.store.save_resume(self.recording_id, record.to_json())
+            self._next_resume_record = now + RESUME_RECORD_EVERY
 
 
 def _store_of(sink: Sink) -> ResumeStore | None:

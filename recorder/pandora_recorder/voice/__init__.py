@@ -1,5 +1,6 @@
 """The voice side of the recorder: the session that builds and runs the audio path, and the voice client feeding it.
 
+``login``     onto the gateway: paced IDENTIFY, then as soon as the recording's guild has arrived
 ``session``   ``RecorderSession``: builds writer -> pipeline -> voice client, watches the recording, shuts down in order
 ``states``    its lifecycle (``SessionState``) and why it stopped (``StopReason``)
 ``watch``     the limits that end a recording on their own, and when progress is due

@@ -19,6 +19,14 @@ def recording_nickname(current: str) -> str:
     return (NICKNAME_PREFIX + current)[:NICKNAME_LIMIT]
 
 
+def nickname_before_recording(nick: str | None, name: str) -> str | None:
+    """The nickname to restore: a recorder killed before it could restore left its prefix, which is not kept."""
+    if nick is None or not nick.startswith(NICKNAME_PREFIX):
+        return nick
+    before = nick.removeprefix(NICKNAME_PREFIX)
+    return None if before == name else before
+
+
 class RecordingNickname:
     def __init__(self) -> None:
         self._guild: discord.Guild | None = None
@@ -27,9 +35,13 @@ class RecordingNickname:
 
     async def show(self, guild: discord.Guild) -> None:
         me = guild.me
-        self._guild, self._previous = guild, me.nick
+        self._guild, self._previous = guild, nickname_before_recording(me.nick, me.name)
+        wanted = recording_nickname(self._previous or me.name)
+        if me.nick == wanted:  # restarted after a crash: it already shows
+            self._changed = True
+            return
         try:
-            await me.edit(nick=recording_nickname(me.nick or me.name))
+            await me.edit(nick=wanted)
             self._changed = True
         except discord.HTTPException as error:
             log.warning("could not show recording in nickname", error=str(error))

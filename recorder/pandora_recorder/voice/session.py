@@ -20,6 +20,7 @@ import discord
 from pandora.logging import get_logger
 from pandora_recorder.frames import Speaker
 from pandora_recorder.raw import RawRecordingWriter, RecordingInfo
+from pandora_recorder.raw.writer import DEFAULT_FLUSH_INTERVAL
 from pandora_recorder.receive import SUPPORTED_MODES, DaveDecryptor, ReceivePipeline
 from pandora_recorder.report import NoopReporter, Progress, SpeakerTrack, StatusReporter
 from pandora_recorder.sinks.base import Sink
@@ -31,7 +32,10 @@ from pandora_recorder.voice.watch import Every, Observed, RecordingLimits
 
 log = get_logger(__name__)
 
-TICK = 0.1  # how often frames that waited out the reorder hold are handed to the writer
+# What a crash costs is what was received but is not in the sink yet: at most the reorder hold, plus a tick for a
+# speaker who stopped, plus the writer's flush interval (RawRecordingWriter's default for a local folder).
+REORDER_HOLD = 0.1  # covers Discord's reordering (tens of ms); a frame later than this is still kept, out of order
+TICK = 0.05  # how often frames that waited out the reorder hold are handed to the writer
 PROGRESS_EVERY = 10.0  # progress log lines
 REPORT_EVERY = 2.0  # progress reports to the Recording's status (the reporter throttles too)
 
@@ -49,6 +53,7 @@ class SessionOptions:
     text_channel_id: int | None = None
     connect_timeout: float = 30.0
     transport_modes: tuple[str, ...] | None = None  # None: every mode Pandora supports
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL  # how often received frames go to the sink
 
 
 class RecorderSession:
@@ -141,13 +146,17 @@ class RecorderSession:
         self._speakers.use_guild(guild)
         self.writer = RawRecordingWriter(
             self.sink, self._speakers.speaker_of, recording_id=self.options.recording_id,
-            info=await self._recording_info(guild, channel),
+            info=await self._recording_info(guild, channel), flush_interval=self.options.flush_interval,
         )
         if self._on_started is not None:
             self._on_started(self.writer.recording_id)
-        self.pipeline = ReceivePipeline(self.writer.submit, self.dave)
-        await self._nickname.show(guild)
-        voice = await channel.connect(cls=self._voice_client, timeout=self.options.connect_timeout, self_mute=True)
+        self.pipeline = ReceivePipeline(self.writer.submit, self.dave, max_hold=REORDER_HOLD)
+        nickname = asyncio.create_task(self._nickname.show(guild))  # a REST call: the join need not wait for it
+        try:
+            voice = await channel.connect(cls=self._voice_client, timeout=self.options.connect_timeout,
+                                          self_mute=True)
+        finally:
+            await nickname
         assert isinstance(voice, RecordingVoiceClient)
         return voice
 

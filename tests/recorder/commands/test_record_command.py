@@ -13,6 +13,7 @@ import pytest
 from recorder_testkit import Scene, recorded_tracks
 
 from pandora_recorder.raw.format import file_name, parse_users
+from pandora_simulator import SimChannel
 from pandora_simulator.testing import wait_for
 
 
@@ -30,13 +31,15 @@ class RecorderProcess:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
 
-async def start_recorder(scene: Scene, folder: Path, *extra: str, log_name: str = "recorder") -> RecorderProcess:
+async def start_recorder(scene: Scene, folder: Path, *extra: str, log_name: str = "recorder",
+                         voice: SimChannel | None = None) -> RecorderProcess:
     env = {**os.environ, **scene.sim.connection_env(scene.bot), "PANDORA_LOG_LEVEL": "DEBUG"}
+    voice = voice or scene.voice
     stdout, stderr = folder.parent / f"{log_name}.out", folder.parent / f"{log_name}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pandora.cli", "record", "--guild", str(scene.guild.id),
-            "--channel", str(scene.voice.id), "--out", str(folder), *extra, stdout=out, stderr=err, env=env,
+            sys.executable, "-m", "pandora.cli", "record", "--guild", str(voice.guild.id),
+            "--channel", str(voice.id), "--out", str(folder), *extra, stdout=out, stderr=err, env=env,
         )
     return RecorderProcess(process, stdout, stderr)
 
@@ -91,11 +94,13 @@ async def test_sigkill_then_restart_on_the_same_id_continues_the_recording(scene
     second = await start_recorder(scene, folder, "--id", "424242", log_name="second")
     assert await second.recording_id() == 424242
     await recorder_joined(scene, second)
+    assert scene.guild.bot_nickname(scene.bot) == "[RECORDING] Pandora"  # the killed recorder's, not doubled
     resumed_from = len(alice.sent_frames)
     await alice.speak(seconds=1.0)
     await asyncio.sleep(0.5)
     second.process.send_signal(signal.SIGTERM)
     assert await second.wait() == 0
+    assert scene.guild.bot_nickname(scene.bot) is None  # restored to what it was before the first recorder
 
     files = sorted(path.name for path in folder.iterdir() if path.name.startswith("424242."))
     assert files == [file_name(424242, kind) for kind in ("data", "header1", "header2", "info", "users")]
@@ -108,6 +113,24 @@ async def test_sigkill_then_restart_on_the_same_id_continues_the_recording(scene
     assert track[len(before_kill):] == after_restart  # everything after the restart, appended to the track
     assert before_kill == sent[: len(before_kill)]  # no gap before the kill
     assert len(before_kill) >= sent_before_kill - 50  # at most the last second before SIGKILL is lost
+
+
+async def test_five_recorders_started_at_once_on_one_token_identify_within_max_concurrency(
+        scene: Scene, tmp_path: Path) -> None:
+    folder = tmp_path / "recordings"
+    channels = [scene.voice] + [scene.sim.create_guild(f"Guild {n}", bots=[scene.bot]).create_voice_channel("General")
+                                for n in range(2, 6)]  # one voice channel per guild and bot
+    recorders = [await start_recorder(scene, folder, log_name=f"recorder{n}", voice=channel)
+                 for n, channel in enumerate(channels)]
+    for recorder in recorders:
+        await wait_for(lambda recorder=recorder: "state=recording" in recorder.stderr.read_text(), timeout=90,
+                       what="every recorder to join voice, one IDENTIFY slot after the other")
+    limit = scene.sim.session_start_limit(scene.bot)
+    assert limit.total - limit.remaining == 5
+    assert scene.sim.invalid_sessions == []  # no op 9: never more than max_concurrency (1) IDENTIFYs per 5 s
+    for recorder in recorders:
+        recorder.process.send_signal(signal.SIGTERM)
+    assert [await recorder.wait() for recorder in recorders] == [0] * 5
 
 
 async def test_missing_token_is_refused(tmp_path: Path) -> None:
