@@ -166,7 +166,13 @@ IMAGE_NAMES = ["pause", "recorder", "operator", "dapr"]
 def build_images(names: list[str] | None = None, echo: Callable[[str], None] = print) -> dict[str, Image]:
     """Build (or reuse) the named images, default all; returns them by name (dapr ones as dapr-<name>)."""
     buildah = Buildah()
-    selected = names or IMAGE_NAMES
+    try:
+        return _build(buildah, names or IMAGE_NAMES, echo)
+    finally:
+        buildah.remove_containers()
+
+
+def _build(buildah: Buildah, selected: list[str], echo: Callable[[str], None]) -> dict[str, Image]:
     images: dict[str, Image] = {}
     base_id = ""
     if {"recorder", "operator"} & set(selected):
