@@ -102,6 +102,11 @@ class Buildah:
             subprocess.run([BUILDAH, "rm", container], env=self.env, capture_output=True)
             raise
 
+    def remove_containers(self) -> None:
+        """Working containers a build left behind (none should outlive a build in this private storage); with
+        them go their overlay mounts, and the storage's own bind mount once nothing is mounted."""
+        subprocess.run([BUILDAH, "rm", "--all"], env=self.env, capture_output=True)
+
     def export(self, ref: str, archive: Path) -> None:
         """An OCI archive containerd can import; the full reference is kept as the image name."""
         archive.unlink(missing_ok=True)

@@ -29,6 +29,8 @@ from pandora_testenv.versions import COMPONENTS, DAPR_VERSION
 
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 DAPR_REGISTRY = "localhost/pandora-testenv/dapr"
+# Repositories of the images built here: a node drops versions of them that are no longer cached.
+OWN_REPOSITORIES = ("localhost/pandora/", "localhost/pandora-testenv/")
 DAPR_TAG = DAPR_VERSION.lstrip("v")
 # Dapr image name (as Dapr's chart names it) -> binary of the daprd component.
 DAPR_IMAGES = {"daprd": "daprd", "operator": "dapr-operator", "sentry": "dapr-sentry", "injector": "dapr-injector"}
@@ -83,6 +85,8 @@ def _store(buildah: Buildah, name: str, ref: str, digest: str, started: float) -
     """Export a freshly built image, record it and drop older archives of the same image."""
     archives_dir().mkdir(parents=True, exist_ok=True)
     for old in archives_dir().glob(f"{name}-*"):
+        if old.suffix == ".json" and (old_ref := json.loads(old.read_text()).get("ref")) not in (None, ref):
+            buildah.remove_image(old_ref)  # the layers the new image shares stay
         old.unlink()
     archive = archives_dir() / f"{name}-{digest[:16]}.tar"
     buildah.export(ref, archive)
@@ -162,7 +166,13 @@ IMAGE_NAMES = ["pause", "recorder", "operator", "dapr"]
 def build_images(names: list[str] | None = None, echo: Callable[[str], None] = print) -> dict[str, Image]:
     """Build (or reuse) the named images, default all; returns them by name (dapr ones as dapr-<name>)."""
     buildah = Buildah()
-    selected = names or IMAGE_NAMES
+    try:
+        return _build(buildah, names or IMAGE_NAMES, echo)
+    finally:
+        buildah.remove_containers()
+
+
+def _build(buildah: Buildah, selected: list[str], echo: Callable[[str], None]) -> dict[str, Image]:
     images: dict[str, Image] = {}
     base_id = ""
     if {"recorder", "operator"} & set(selected):

@@ -25,7 +25,7 @@ from pandora_testenv.processes import StartError, start, stop_pid_file, wait_unt
 from pandora_testenv.realnode.buildah import files
 from pandora_testenv.realnode.clusterdns import resolve
 from pandora_testenv.realnode.host import BRIDGE, GATEWAY, POD_SUBNET, RANGE_START, unmount_under
-from pandora_testenv.realnode.images import Image, cached_images
+from pandora_testenv.realnode.images import OWN_REPOSITORIES, Image, cached_images
 
 NODE_NAME = "pandora-real-node"
 NODE_LABEL = ("pandora.dev/node", "real")
@@ -155,7 +155,16 @@ def import_into(directory: Path, images: list[Image]) -> list[str]:
         raise NodeError(f"no real node running under {directory}")
     markers = containerd_root().parent / "imported"
     markers.mkdir(parents=True, exist_ok=True)
-    present = set(node.ctr("images", "ls", "-q").stdout.split())
+    targets = _image_targets(node)
+    present = set(targets)
+    # Earlier builds of our images (containerd's content is kept between nodes), with the `sha256:<id>` names the
+    # CRI plugin gives every image: once no name is left, containerd frees their layers.
+    current = {image.ref for image in cached_images()} | {image.ref for image in images}
+    stale = {ref for ref in present if ref.startswith(OWN_REPOSITORIES) and ref not in current}
+    kept = {targets[ref] for ref in present - stale if not ref.startswith("sha256:")}
+    stale |= {ref for ref in present if ref.startswith("sha256:") and targets[ref] not in kept}
+    if stale:
+        node.ctr("images", "rm", *sorted(stale), check=False)
     imported = []
     for image in images:
         marker = markers / image.archive.name
@@ -165,6 +174,12 @@ def import_into(directory: Path, images: list[Image]) -> list[str]:
         marker.touch()
         imported.append(image.ref)
     return imported
+
+
+def _image_targets(node: RealNode) -> dict[str, str]:
+    """Image name -> manifest digest it points to, as containerd lists them."""
+    lines = node.ctr("images", "ls").stdout.splitlines()[1:]
+    return {fields[0]: fields[2] for fields in (line.split() for line in lines) if len(fields) > 2}
 
 
 def prefer_real_node(kubectl, namespace: str) -> None:
