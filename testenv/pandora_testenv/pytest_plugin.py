@@ -180,20 +180,22 @@ def daprd_factory(testenv_dir: Path, dapr_components: Path) -> Iterator[Callable
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNodeCluster]:
     """Control plane + real node + Dapr control plane for the session; `.cluster` (a KubeCluster), `.images`."""
     from pandora_testenv.realnode.cluster import down_with_real_node, up_with_real_node
+    from pandora_testenv.realnode.host import real_node_turn
     from pandora_testenv.realnode.images import build_images
     from pandora_testenv.realnode.node import missing_requirements
 
     missing = missing_requirements() + missing_binaries([*CONTROL_PLANE_BINARIES, "helm", "daprd"])
     if missing:
         pytest.skip(f"no real node here: missing {', '.join(missing)} (scripts/setup as root provides them)")
-    images = build_images()
-    directory = tmp_path_factory.mktemp("realnode")
-    real = up_with_real_node(directory, tie_to_parent=True, dapr=True)
-    real.images = images
-    try:
-        yield real
-    finally:
-        down_with_real_node(directory)
+    with real_node_turn():
+        images = build_images()
+        directory = tmp_path_factory.mktemp("realnode")
+        real = up_with_real_node(directory, tie_to_parent=True, dapr=True)
+        real.images = images
+        try:
+            yield real
+        finally:
+            down_with_real_node(directory)
 
 
 @pytest.fixture

@@ -8,11 +8,14 @@ table kube-proxy added (after `kube-proxy --cleanup`), network namespaces and mo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,8 @@ STATE_FILE = "host-state.json"
 # directory, the runc state and shim sockets, the symlinks to container logs.
 FIXED_PATHS = ("/var/lib/kubelet", "/run/containerd", "/var/log/containers")
 TABLES = ("filter", "nat", "mangle", "raw", "security")
+# One real node per host (one bridge, one /var/lib/kubelet): test sessions that want one take turns on this lock.
+HOST_LOCK = Path("/run/lock/pandora-testenv-real-node.lock")
 
 
 class NetworkError(StartError):
@@ -194,3 +199,20 @@ def network_down(directory: Path) -> None:
         NETNS_DIR.rmdir()
     _remove_fixed_paths(state, directory)
     (directory / STATE_FILE).unlink(missing_ok=True)
+
+
+@contextmanager
+def real_node_turn(echo: Callable[[str], None] = print, lock: Path = HOST_LOCK) -> Iterator[None]:
+    """Hold the host's real-node lock while inside: a second test session waits for the first to be done instead
+    of both failing on a shared bridge and kubelet directory."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            echo(f"another session has this host's real node; waiting for {lock}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
