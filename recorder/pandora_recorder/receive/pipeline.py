@@ -147,5 +147,6 @@ class ReceivePipeline:
         self._reorder.push(ReceivedFrame(user_id, packet.ssrc, packet.sequence, packet.timestamp, opus, arrival))
 
     def _emit(self, frame: ReceivedFrame) -> None:
-        self.frames_by_user[frame.user_id] += 1
         self._submit(frame)
+        # Counted once the writer took it: a frame it refused is counted only as the drop it raised.
+        self.frames_by_user[frame.user_id] += 1

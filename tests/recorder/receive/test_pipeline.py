@@ -155,3 +155,22 @@ def test_an_unexpected_error_is_counted_and_receiving_goes_on(key: bytes) -> Non
         pipeline.on_datagram(sender.datagram(frame))
     assert [f.opus for f in out] == frames
     assert pipeline.counters == {DropReason.INTERNAL_ERROR: 1}
+
+
+def test_a_frame_the_writer_refused_is_counted_as_dropped_not_as_handed_over(key: bytes) -> None:
+    taken: list[ReceivedFrame] = []
+
+    def writer_refusing_the_second(frame: ReceivedFrame) -> None:
+        if frame.sequence == 1:
+            raise OSError("disk full")
+        taken.append(frame)
+
+    pipeline = ReceivePipeline(writer_refusing_the_second, DaveDecryptor(), reorder_window=0)
+    pipeline.set_transport(transport_decryptor(XCHACHA, key))
+    pipeline.on_speaking(1001, 11)
+    sender = Sender(XCHACHA, key, 11, sequence=0)
+    for frame in opus_frames(3):
+        pipeline.on_datagram(sender.datagram(frame))
+    assert len(taken) == 2
+    assert pipeline.frames_by_user == {1001: 2}
+    assert pipeline.counters == {DropReason.INTERNAL_ERROR: 1}
