@@ -18,7 +18,7 @@ from host_state import differences, host_state
 from pandora_testenv.cache import binary_path, missing_binaries
 from pandora_testenv.controlplane import CONTROL_PLANE_BINARIES, NODE_NAME
 from pandora_testenv.processes import processes_mentioning
-from pandora_testenv.realnode.host import bridge_exists
+from pandora_testenv.realnode.host import bridge_exists, real_node_turn
 from pandora_testenv.realnode.images import build_images
 from pandora_testenv.realnode.node import NODE_LABEL, missing_requirements
 from pandora_testenv.realnode.node import NODE_NAME as REAL_NODE_NAME
@@ -44,8 +44,14 @@ def test_up_real_node_then_down_leaves_the_host_as_it_was(tmp_path: Path):
     missing = missing_requirements() + missing_binaries(CONTROL_PLANE_BINARIES)
     if missing:
         pytest.skip(f"no real node here: missing {', '.join(missing)}")
-    if bridge_exists():
-        pytest.fail("a real node is already up (the session's real_cluster started before this test?)")
+    # Another session's node (or its image builds) would change the host under this comparison: wait for our turn.
+    with real_node_turn():
+        if bridge_exists():
+            pytest.fail("a real node is already up (the session's real_cluster started before this test?)")
+        _up_and_down(tmp_path)
+
+
+def _up_and_down(tmp_path: Path) -> None:
     before = host_state()
     directory = tmp_path / "plane"
     started = time.monotonic()
