@@ -35,6 +35,7 @@ FIXED_PATHS = ("/var/lib/kubelet", "/run/containerd", "/var/log/containers")
 TABLES = ("filter", "nat", "mangle", "raw", "security")
 # One real node per host (one bridge, one /var/lib/kubelet): test sessions that want one take turns on this lock.
 HOST_LOCK = Path("/run/lock/pandora-testenv-real-node.lock")
+_HELD: set[Path] = set()
 
 
 class NetworkError(StartError):
@@ -205,6 +206,9 @@ def network_down(directory: Path) -> None:
 def real_node_turn(echo: Callable[[str], None] = print, lock: Path = HOST_LOCK) -> Iterator[None]:
     """Hold the host's real-node lock while inside: a second test session waits for the first to be done instead
     of both failing on a shared bridge and kubelet directory."""
+    if lock in _HELD:  # this process has its turn already (flock would wait on itself)
+        yield
+        return
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("a") as handle:
         try:
@@ -212,7 +216,9 @@ def real_node_turn(echo: Callable[[str], None] = print, lock: Path = HOST_LOCK) 
         except BlockingIOError:
             echo(f"another session has this host's real node; waiting for {lock}")
             fcntl.flock(handle, fcntl.LOCK_EX)
+        _HELD.add(lock)
         try:
             yield
         finally:
+            _HELD.discard(lock)
             fcntl.flock(handle, fcntl.LOCK_UN)

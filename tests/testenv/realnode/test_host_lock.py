@@ -42,3 +42,11 @@ def test_the_lock_is_released_when_its_holder_dies(tmp_path: Path):
     with real_node_turn(echo=messages.append, lock=lock):
         pass
     assert messages == []
+
+
+def test_a_process_that_has_its_turn_does_not_wait_on_itself(tmp_path: Path):
+    lock = tmp_path / "real-node.lock"
+    messages: list[str] = []
+    with real_node_turn(echo=messages.append, lock=lock), real_node_turn(echo=messages.append, lock=lock):
+        pass
+    assert messages == []
