@@ -12,8 +12,18 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from recording_helpers import apply, apply_rbac, channel_id, recording_manifest, status_of, wait_for
+from recording_helpers import (
+    CRD_FILE,
+    apply,
+    apply_rbac,
+    channel_id,
+    recording_manifest,
+    render_chart,
+    status_of,
+    wait_for,
+)
 
+from pandora.recording_api.status import RECORDER_FIELDS, camel_case
 from pandora_recorder.report import KubernetesStatusReporter, NoopReporter, Progress, SpeakerTrack, StatusReporter
 
 pytestmark = pytest.mark.timeout(90)
@@ -126,9 +136,11 @@ async def test_a_recorder_may_write_only_its_own_recordings_progress(
     code, text = await _patch_status(api_url, ca_file, token, namespace, "theirs", {"bytes": 1})
     assert code == 422, text
     assert 'a recorder may only report on the Recording whose pod it runs in (token pod: "mine-rec-0"' in text
-    code, text = await _patch_status(api_url, ca_file, token, namespace, "mine", {"phase": "Completed"})
-    assert code == 422, text
-    assert "the operator owns the lifecycle fields" in text
+    for lifecycle in ({"phase": "Completed"}, {"observedGeneration": 99},
+                      {"conditions": [{"type": "Ready", "status": "True", "reason": "Forged", "message": ""}]}):
+        code, text = await _patch_status(api_url, ca_file, token, namespace, "mine", lifecycle)
+        assert code == 422, (lifecycle, text)
+        assert "the operator owns the lifecycle fields" in text
     assert status_of(kube_cluster, namespace, "mine")["phase"] == "Recording"
     assert "bytes" not in status_of(kube_cluster, namespace, "theirs")
 
@@ -201,3 +213,14 @@ async def test_a_live_recorder_reports_speakers_bytes_and_duration(kube_cluster,
     final = status_of(kube_cluster, namespace, "podcast")
     assert final["bytes"] == sessions[0].writer.stats().bytes_written
     assert final["phase"] == "Recording"  # the recorder reports progress; the operator owns the lifecycle
+
+
+def test_the_admission_policy_guards_every_status_field_the_recorder_does_not_own(kube_cluster, namespace):
+    """A status field added to the CRD is the operator's unless the contract says the recorder reports it."""
+    (policy,) = [doc for doc in render_chart(kube_cluster, namespace) if doc["kind"] == "ValidatingAdmissionPolicy"]
+    (guard,) = [v["expression"] for v in policy["spec"]["validations"] if "oldObject.?status.?phase" in v["expression"]]
+    guarded = {part.split("object.?status.?")[1].split(" ")[0] for part in guard.split("&&")}
+    crd = yaml.safe_load(CRD_FILE.read_text())
+    (version,) = crd["spec"]["versions"]
+    status_fields = set(version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"])
+    assert guarded == status_fields - {camel_case(field) for field in RECORDER_FIELDS}
