@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from bot_testkit import bot_text_starting, final_reply, started_id
+from bot_testkit import bot_text_starting, bot_texts, final_reply, started_id
 from kube_testkit import deliver_again, kube_scene, recordings
 from recorder_testkit import recorded_tracks
 
@@ -40,12 +40,15 @@ async def test_slash_record_creates_one_recording_and_replies_once_the_recorder_
         ending = await alice.invoke_slash_command(world.bot, "end", channel=world.text)
         summary = await final_reply(ending, timeout=60)
         (ended,) = await asyncio.to_thread(recordings, kube_cluster, namespace)
+        await asyncio.wait_for(asyncio.gather(*scene.pods.tasks.values()), 30)  # the recorder has left and exited
+        ended_messages = [text for text in bot_texts(scene.sim, world.bot, world.text) if " ended" in text]
     assert ended["spec"]["stop"] is True and ended["status"]["phase"] == "Completed"
     location = ended["status"]["location"]
     assert summary.action == "edit_original"
     assert summary.content.splitlines()[0].startswith(f"Recording {recording_id} ended after ")
     assert summary.content.splitlines()[0].endswith(", 1 speaker: alice.")
     assert summary.content.splitlines()[1].startswith(f"Files: `{location}`. Get them with `pandora fetch ")
+    assert ended_messages == [summary.content]  # the /end reply is the one end message in the channel
     assert recorded_tracks(out, recording_id) == {alice.id: alice.sent_frames}
 
 
@@ -76,8 +79,12 @@ async def test_a_second_delivery_makes_no_second_recording_and_a_killed_front_do
         await alice.send_message(world.text, "!end")
         summary = await bot_text_starting(sim, world.bot, world.text, f"Recording {recording_id} ended after ",
                                           timeout=60)
+        await asyncio.wait_for(asyncio.gather(*pods.tasks.values()), 30)  # the recorder has left and exited
+        ended_messages = [text for text in bot_texts(sim, world.bot, world.text) if " ended" in text]
     assert summary.splitlines()[0].endswith(", 1 speaker: alice.")
+    assert ended_messages == [summary]  # one end message: the front door's, not also the recorder's own notice
     (ended,) = await asyncio.to_thread(recordings, kube_cluster, namespace)
     assert ended["status"]["phase"] == "Completed"
     assert list(pods.sessions) == [ended["status"]["pod"]]  # one recorder pod, never restarted
     assert recorded_tracks(out, recording_id) == {alice.id: alice.sent_frames}
+
