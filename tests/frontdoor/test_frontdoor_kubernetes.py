@@ -11,6 +11,9 @@ from bot_testkit import bot_text_starting, bot_texts, final_reply, started_id
 from kube_testkit import deliver_again, kube_scene, recordings
 from recorder_testkit import recorded_tracks
 
+from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED
+from pandora_frontdoor.bot.lifecycle import TEXT_COMMANDS_OFF
+
 pytestmark = [pytest.mark.timeout(240)]
 
 
@@ -88,3 +91,15 @@ async def test_a_second_delivery_makes_no_second_recording_and_a_killed_front_do
     assert list(pods.sessions) == [ended["status"]["pod"]]  # one recorder pod, never restarted
     assert recorded_tracks(out, recording_id) == {alice.id: alice.sent_frames}
 
+
+async def test_without_message_content_the_front_door_says_what_to_enable_and_answers_slash_commands(
+    kube_cluster, namespace, tmp_path: Path
+) -> None:
+    async with kube_scene(kube_cluster, namespace, tmp_path, message_content=False, COMMAND_PREFIX="!") as scene:
+        (alice,) = scene.world.members
+        status = await alice.invoke_slash_command(scene.world.bot, "status", channel=scene.world.text)
+        answer = await final_reply(status)
+        log = scene.door.text()
+        assert not scene.door.exited()  # still up after the refusal: no crash loop
+    assert answer.content == "Nothing is being recorded in this server."
+    assert log.count(MESSAGE_CONTENT_NEEDED) == 1 and TEXT_COMMANDS_OFF in log
