@@ -57,7 +57,7 @@ def recorder_args(spec: RecordingSpec, recording_id: str) -> RecorderArgs:
         # its ephemeral filesystem.
         storage="dapr",
         max_duration=float(spec.max_duration) if spec.max_duration else None,
-        text_channel=int(spec.text_channel_id) if spec.text_channel_id else None,
+        text_channel=int(notices) if (notices := spec.recorder_notice_channel()) else None,
         requester=int(spec.requested_by.user_id) if spec.requested_by and spec.requested_by.user_id else None,
     )
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from pandora.logging import configure_logging
 from pandora_simulator.scenario import GuildSpec, MemberSpec, Scenario, build, talk_in_a_loop
 from pandora_simulator.simulator import DiscordSimulator
-from pandora_simulator.speech import REAL_CLIENT_SILENCE_FRAMES
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +52,7 @@ async def serve(args: argparse.Namespace, ready: asyncio.Event | None = None) ->
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    async with DiscordSimulator(args.host, port=args.port, voice_port=args.voice_port, dave=not args.no_dave,
-                                trailing_silence_frames=REAL_CLIENT_SILENCE_FRAMES) as sim:
+    async with DiscordSimulator(args.host, port=args.port, voice_port=args.voice_port, dave=not args.no_dave) as sim:
         built = await build(sim, scenario_from_args(args))
         first, *others = built.bots.values()
         env = sim.connection_env(first)

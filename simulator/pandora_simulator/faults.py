@@ -10,7 +10,7 @@ import random
 import struct
 from dataclasses import dataclass, field, replace
 
-from pandora_simulator.rtp import RtpPacket
+from pandora_simulator.rtp import SILENCE_FRAME, RtpPacket
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class FaultInjector:
     rng: random.Random
     held: RtpPacket | None = None
     sent: int = 0
-    stats: dict[str, int] = field(default_factory=lambda: {"lost": 0, "reordered": 0, "duplicated": 0, "rtcp": 0})
+    # "silence lost": of the "lost", the silence frames (they pass DAVE in the clear, so the SFU can tell)
+    stats: dict[str, int] = field(default_factory=lambda: {"lost": 0, "silence lost": 0, "reordered": 0,
+                                                           "duplicated": 0, "rtcp": 0})
 
     def process(self, packet: RtpPacket) -> list[tuple[float, RtpPacket]]:
         plan = self.plan
@@ -65,6 +67,7 @@ class FaultInjector:
             packet = replace(packet, padding=pad)
         if lose < plan.loss:
             self.stats["lost"] += 1
+            self.stats["silence lost"] += packet.payload == SILENCE_FRAME
             return []
         if self.held is None and swap < plan.reorder:
             self.stats["reordered"] += 1

@@ -21,7 +21,7 @@ from pandora_simulator import shapes
 from pandora_simulator.gateway_sessions import GatewaySession, GatewaySessions, send_frame
 from pandora_simulator.logs import log
 from pandora_simulator.model import SimBot, new_bot_token
-from pandora_simulator.opcodes import CLIENT_ENDED_CODES, GatewayClose, GatewayOp, Intent
+from pandora_simulator.opcodes import CLIENT_ENDED_CODES, PRIVILEGED_INTENTS, GatewayClose, GatewayOp, Intent
 from pandora_simulator.records import InvalidSession, TokenReset
 from pandora_simulator.session_limits import Admission, SessionStartLimits
 from pandora_simulator.world import World
@@ -147,7 +147,12 @@ class GatewayServer:
         if admission is Admission.EXHAUSTED:
             await self._reset_token(bot)
             return await socket.close(GatewayClose.AUTHENTICATION_FAILED, "Authentication failed.")
-        session = GatewaySession(id=secrets.token_hex(16), bot=bot, intents=int(data.get("intents", 0)),
+        intents = int(data.get("intents", 0))
+        if intents & PRIVILEGED_INTENTS & ~bot.privileged_intents:
+            # After admission: that this IDENTIFY spends one of the day's is an assumption (UNCONFIRMED).
+            log.info("gateway identify with a privileged intent not enabled", bot=bot.name, intents=intents)
+            return await socket.close(GatewayClose.DISALLOWED_INTENTS, "Disallowed intent(s).")
+        session = GatewaySession(id=secrets.token_hex(16), bot=bot, intents=intents,
                                  shard=data.get("shard"), ws=socket.ws, compressor=socket.compressor)
         self.sessions.add(session)
         socket.session = session

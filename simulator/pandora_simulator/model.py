@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pandora_simulator.audio import tone_for
 from pandora_simulator.ids import new_snowflake, snowflake_time_iso
+from pandora_simulator.opcodes import PRIVILEGED_INTENTS
 from pandora_simulator.permissions import (
     DEFAULT_PERMISSIONS,
     MEMBER_OVERWRITE,
@@ -54,11 +55,15 @@ class SimUser:
 
 @dataclass(eq=False)
 class SimBot(SimUser):
-    """A bot account: its token logs a client in; ``application_id`` is the application that owns it."""
+    """A bot account: its token logs a client in; ``application_id`` is the application that owns it.
+
+    ``privileged_intents``: the privileged intents its application has enabled in the Developer Portal (all of
+    them unless a test says otherwise); asking for another one closes the gateway with 4014."""
 
     token: str = ""
     application_id: int = 0
     commands: list[dict[str, Any]] = field(default_factory=list)
+    privileged_intents: int = int(PRIVILEGED_INTENTS)
 
 
 def new_bot_token(user_id: int) -> str:

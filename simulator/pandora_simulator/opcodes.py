@@ -50,8 +50,13 @@ class Intent(IntFlag):
     GUILDS = 1 << 0
     GUILD_MEMBERS = 1 << 1
     GUILD_VOICE_STATES = 1 << 7
+    GUILD_PRESENCES = 1 << 8
     GUILD_MESSAGES = 1 << 9
     MESSAGE_CONTENT = 1 << 15
+
+
+# Intents an application must have enabled (Developer Portal, Bot, Privileged Gateway Intents) to ask for them.
+PRIVILEGED_INTENTS = Intent.GUILD_MEMBERS | Intent.GUILD_PRESENCES | Intent.MESSAGE_CONTENT
 
 
 class VoiceOp(IntEnum):

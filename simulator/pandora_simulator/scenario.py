@@ -28,7 +28,6 @@ import yaml
 from pandora_simulator.logs import log
 from pandora_simulator.model import SimBot, SimChannel, SimGuild, SimMember
 from pandora_simulator.simulator import DiscordSimulator
-from pandora_simulator.speech import REAL_CLIENT_SILENCE_FRAMES
 
 
 @dataclass
@@ -122,7 +121,7 @@ async def talk_in_a_loop(member: SimMember, on_seconds: float = 2.0, off_seconds
     while True:
         if member.channel is not None:
             try:
-                await member.speak(seconds=on_seconds, realtime=True, silence_frames=REAL_CLIENT_SILENCE_FRAMES)
+                await member.speak(seconds=on_seconds, realtime=True)
             except TimeoutError:
                 log.warning("member could not speak (DAVE not ready)", member=member.name)
         await asyncio.sleep(off_seconds)

@@ -44,7 +44,7 @@ from pandora_simulator.records import (
 )
 from pandora_simulator.rest import RestApi
 from pandora_simulator.session_limits import SessionStartLimit, SessionStartLimits
-from pandora_simulator.speech import speak
+from pandora_simulator.speech import REAL_CLIENT_SILENCE_FRAMES, speak
 from pandora_simulator.tasks import BackgroundTasks
 from pandora_simulator.tls import SimulatorCertificates
 from pandora_simulator.voice_gateway import VoiceGateway
@@ -91,10 +91,9 @@ class DiscordSimulator:
     """
 
     def __init__(self, host: str = "127.0.0.1", *, port: int = 0, voice_port: int = 0, dave: bool = True,
-                 trailing_silence_frames: int = 0) -> None:
+                 trailing_silence_frames: int = REAL_CLIENT_SILENCE_FRAMES) -> None:
         """``trailing_silence_frames``: the ``F8 FF FE`` frames members send after each ``speak()`` unless told;
-        real clients send :data:`~pandora_simulator.speech.REAL_CLIENT_SILENCE_FRAMES` (5). 0 by default for
-        now: recorder tests count the frames they receive."""
+        by default what real Discord clients send (five)."""
         self.host = host
         self._port, self._voice_port = port, voice_port
         self.port = 0

@@ -14,6 +14,11 @@ from pandora_simulator.voice_server import VoiceServer
 REAL_CLIENT_SILENCE_FRAMES = 5  # what Discord clients send when a burst of speech ends
 
 
+def with_trailing_silence(frames: list[bytes], silence_frames: int = REAL_CLIENT_SILENCE_FRAMES) -> list[bytes]:
+    """What a receiver gets for one ``speak()`` that returned ``frames``: the speech, then the silence after it."""
+    return [*frames, *[SILENCE_FRAME] * silence_frames]
+
+
 async def speak(voice: VoiceServer, member: SimMember, seconds: float, *, realtime: bool, silence_frames: int
                 ) -> list[bytes]:
     """What :meth:`SimMember.speak` does; returns the plaintext frames sent (the silence frames not counted)."""

@@ -27,6 +27,7 @@ from pandora_recorder.report import KubernetesStatusReporter
 from pandora_recorder.sinks.local import LocalFolderSink
 from pandora_recorder.voice import RecorderSession, SessionOptions, StopReason
 from pandora_simulator import DiscordSimulator, SimBot, SimInteraction
+from pandora_simulator.opcodes import Intent
 from pandora_simulator.testing import World, small_world, wait_for
 from pandora_testenv.cluster import KubeCluster
 
@@ -225,12 +226,16 @@ class KubeScene:
 
 
 @contextlib.asynccontextmanager
-async def kube_scene(cluster: KubeCluster, namespace: str, tmp_path: Path, **env: str) -> AsyncIterator[KubeScene]:
+async def kube_scene(cluster: KubeCluster, namespace: str, tmp_path: Path, *, message_content: bool = True,
+                     **env: str) -> AsyncIterator[KubeScene]:
     """The simulator with alice (the guild's owner) in voice, the bot pool holding its bot, the front door running
-    (the operator is the test's fixture) and recorder pods coming to life; recorders write to tmp_path/recorder-out."""
+    (the operator is the test's fixture) and recorder pods coming to life; recorders write to tmp_path/recorder-out.
+    ``message_content=False``: the bot's application has not enabled that privileged intent."""
     async with DiscordSimulator() as sim:
         world = await small_world(sim, "alice", in_voice=1)
         world.guild.owner_id = world.members[0].id  # the owner has every permission, Manage Server included
+        if not message_content:
+            world.bot.privileged_intents &= ~Intent.MESSAGE_CONTENT
         bot_pool(cluster, namespace, world.bot)
         async with front_door(cluster, namespace, sim, world.bot, tmp_path, **env) as door, \
                 recorder_pods(cluster, namespace, sim, world.bot, tmp_path / "recorder-out") as pods:

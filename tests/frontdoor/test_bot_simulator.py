@@ -26,7 +26,7 @@ async def test_text_record_then_end_records_every_frame_and_names_the_files(tmp_
             assert reply.splitlines()[1] == f"Recording <#{world.voice.id}>. `!end` stops it."
             await world.voice.wait_dave_settled()
             await alice.speak(seconds=0.6)
-            await bob.speak(seconds=0.6, silence_frames=5)
+            await bob.speak(seconds=0.6)
             await asyncio.sleep(0.2)
             await alice.send_message(world.text, "!end")
             summary = await next_bot_text(sim, world.bot, world.text, 1)

@@ -7,9 +7,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from bot_testkit import bot_text_starting, final_reply, started_id
+from bot_testkit import bot_text_starting, bot_texts, final_reply, started_id
 from kube_testkit import deliver_again, kube_scene, recordings
 from recorder_testkit import recorded_tracks
+
+from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED
+from pandora_frontdoor.bot.lifecycle import TEXT_COMMANDS_OFF
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -40,12 +43,15 @@ async def test_slash_record_creates_one_recording_and_replies_once_the_recorder_
         ending = await alice.invoke_slash_command(world.bot, "end", channel=world.text)
         summary = await final_reply(ending, timeout=60)
         (ended,) = await asyncio.to_thread(recordings, kube_cluster, namespace)
+        await asyncio.wait_for(asyncio.gather(*scene.pods.tasks.values()), 30)  # the recorder has left and exited
+        ended_messages = [text for text in bot_texts(scene.sim, world.bot, world.text) if " ended" in text]
     assert ended["spec"]["stop"] is True and ended["status"]["phase"] == "Completed"
     location = ended["status"]["location"]
     assert summary.action == "edit_original"
     assert summary.content.splitlines()[0].startswith(f"Recording {recording_id} ended after ")
     assert summary.content.splitlines()[0].endswith(", 1 speaker: alice.")
     assert summary.content.splitlines()[1].startswith(f"Files: `{location}`. Get them with `pandora fetch ")
+    assert ended_messages == [summary.content]  # the /end reply is the one end message in the channel
     assert recorded_tracks(out, recording_id) == {alice.id: alice.sent_frames}
 
 
@@ -76,8 +82,24 @@ async def test_a_second_delivery_makes_no_second_recording_and_a_killed_front_do
         await alice.send_message(world.text, "!end")
         summary = await bot_text_starting(sim, world.bot, world.text, f"Recording {recording_id} ended after ",
                                           timeout=60)
+        await asyncio.wait_for(asyncio.gather(*pods.tasks.values()), 30)  # the recorder has left and exited
+        ended_messages = [text for text in bot_texts(sim, world.bot, world.text) if " ended" in text]
     assert summary.splitlines()[0].endswith(", 1 speaker: alice.")
+    assert ended_messages == [summary]  # one end message: the front door's, not also the recorder's own notice
     (ended,) = await asyncio.to_thread(recordings, kube_cluster, namespace)
     assert ended["status"]["phase"] == "Completed"
     assert list(pods.sessions) == [ended["status"]["pod"]]  # one recorder pod, never restarted
     assert recorded_tracks(out, recording_id) == {alice.id: alice.sent_frames}
+
+
+async def test_without_message_content_the_front_door_says_what_to_enable_and_answers_slash_commands(
+    kube_cluster, namespace, tmp_path: Path
+) -> None:
+    async with kube_scene(kube_cluster, namespace, tmp_path, message_content=False, COMMAND_PREFIX="!") as scene:
+        (alice,) = scene.world.members
+        status = await alice.invoke_slash_command(scene.world.bot, "status", channel=scene.world.text)
+        answer = await final_reply(status)
+        log = scene.door.text()
+        assert not scene.door.exited()  # still up after the refusal: no crash loop
+    assert answer.content == "Nothing is being recorded in this server."
+    assert log.count(MESSAGE_CONTENT_NEEDED) == 1 and TEXT_COMMANDS_OFF in log

@@ -50,13 +50,21 @@ def recorder_reads(pod: dict[str, Any]) -> tuple[RecorderArgs, RecorderEnv]:
 
 
 def test_every_field_of_the_spec_reaches_the_recorder():
-    spec = RecordingSpec(GUILD, CHANNEL, text_channel_id=TEXT, requested_by=Requester("slash-command", USER),
+    spec = RecordingSpec(GUILD, CHANNEL, text_channel_id=TEXT, requested_by=Requester("kubectl", USER),
                          max_duration=90, storage_binding="archive", storage_prefix="guild-a/")
     args, env = recorder_reads(render(spec))
     assert args == RecorderArgs(guild=int(GUILD), channel=int(CHANNEL), recording_id=872660673, storage="dapr",
                                 max_duration=90.0, requester=int(USER), text_channel=int(TEXT))
     assert env == RecorderEnv(recording_name="standup", recording_namespace="rec", storage_binding="archive",
                               storage_prefix="guild-a/")
+
+
+@pytest.mark.parametrize("source", ["slash-command", "text-command"])
+def test_a_recording_asked_for_by_a_discord_command_leaves_the_end_message_to_the_front_door(source: str):
+    spec = RecordingSpec(GUILD, CHANNEL, text_channel_id=TEXT, requested_by=Requester(source, USER))
+    args, _ = recorder_reads(render(spec))
+    assert args.text_channel is None  # the front door posts the one end summary in TEXT
+    assert args.requester == int(USER)
 
 
 def test_a_minimal_spec_gets_the_operators_storage_and_nothing_else():

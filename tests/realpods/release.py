@@ -24,27 +24,30 @@ T = TypeVar("T")
 
 
 def chart_values(real: RealNodeCluster, sim: DiscordSimulator, bot: SimBot, redis: RedisServer,
-                 s3: S3Server) -> dict[str, Any]:
-    """Values a user would write for this cluster: our images, the bot, storage and the connection contract."""
+                 s3: S3Server, *, frontdoor: bool = False) -> dict[str, Any]:
+    """Values a user would write for this cluster: our images, the bot, storage and the connection contract; the
+    command front door only when ``frontdoor`` (flows that start recordings with kubectl leave it out)."""
     operator, recorder = real.images["operator"], real.images["recorder"]
+    # The connection contract, as environment only (the pod has no file the CA could be in).
+    connection = {
+        "PANDORA_DISCORD_API_URL": sim.api_url,
+        "PANDORA_DISCORD_GATEWAY_URL": sim.gateway_url,
+        "PANDORA_DISCORD_CA_PEM": Path(sim.ca_file).read_text(),
+    }
+    operator_image = {"repository": operator.repository, "tag": operator.tag, "pullPolicy": "Never"}
     return {
         "discord": {"token": bot.token},
-        "operator": {"image": {"repository": operator.repository, "tag": operator.tag, "pullPolicy": "Never"}},
+        "operator": {"image": operator_image},
         "recorder": {
             "image": {"repository": recorder.repository, "tag": recorder.tag, "pullPolicy": "Never"},
             "stopGraceSeconds": 30,
-            # The connection contract, as environment only (the pod has no file the CA could be in).
-            "env": {
-                "PANDORA_DISCORD_API_URL": sim.api_url,
-                "PANDORA_DISCORD_GATEWAY_URL": sim.gateway_url,
-                "PANDORA_DISCORD_CA_PEM": Path(sim.ca_file).read_text(),
-            },
+            "env": connection,
         },
         "storage": {"s3": {"bucket": s3.bucket, "region": s3.region, "endpoint": s3.endpoint,
                            "forcePathStyle": True, "disableSSL": True}},
         "stateStore": {"redis": {"host": redis.address, "passwordSecret": None}},
-        # This flow starts recordings with kubectl; the command front door has its own tests (tests/frontdoor).
-        "frontdoor": {"enabled": False},
+        # The front door's image is the operator's (it carries the front door).
+        "frontdoor": {"enabled": True, "image": operator_image, "env": connection} if frontdoor else {"enabled": False},
     }
 
 
@@ -155,6 +158,17 @@ class PodWatch:
                 if entry["name"] == container and "terminated" in entry.get("state", {}):
                     return entry["state"]["terminated"]
         return None
+
+
+def fetch_recording(s3: S3Server, status: dict[str, Any], folder: Path) -> tuple[list[str], Path]:
+    """The Completed status's chunks from S3, joined by `pandora fetch` as a user would: (the object keys, the
+    folder with the raw files)."""
+    recording_id = status["recordingId"]
+    assert status["location"] == f"dapr://pandora-recordings/recordings/{recording_id}/"
+    keys = download_chunks(s3, f"recordings/{recording_id}/", folder / "chunks")
+    fetched = pandora("fetch", str(recording_id), "--chunks", str(folder / "chunks"), "--out", str(folder / "raw"))
+    assert fetched.returncode == 0, fetched.stderr
+    return keys, folder / "raw"
 
 
 def download_chunks(s3: S3Server, prefix: str, folder: Path) -> list[str]:

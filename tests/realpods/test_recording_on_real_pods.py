@@ -20,8 +20,8 @@ from recorder_testkit import recorded_tracks
 from release import (
     PodWatch,
     chart_values,
-    download_chunks,
     explain,
+    fetch_recording,
     install,
     pandora,
     recording_manifest,
@@ -93,18 +93,14 @@ async def _stop(cluster, namespace, timings) -> dict:
 
 def _fetch_and_cook(s3, status: dict, tmp_path: Path) -> dict[int, list[bytes]]:
     recording_id = status["recordingId"]
-    location = status["location"]
-    assert location == f"dapr://pandora-recordings/recordings/{recording_id}/"
-    keys = download_chunks(s3, f"recordings/{recording_id}/", tmp_path / "chunks")
+    keys, raw = fetch_recording(s3, status, tmp_path)
     # Streamed while recording (a flush at least every second), not written once at the end.
     assert sum(".ogg.data." in key for key in keys) >= 2, keys
-    fetched = pandora("fetch", str(recording_id), "--chunks", str(tmp_path / "chunks"), "--out", str(tmp_path / "raw"))
-    assert fetched.returncode == 0, fetched.stderr
-    cooked = pandora("cook", str(recording_id), "--dir", str(tmp_path / "raw"), "--out", str(tmp_path / "cooked"),
+    cooked = pandora("cook", str(recording_id), "--dir", str(raw), "--out", str(tmp_path / "cooked"),
                      "--format", "wav")
     assert cooked.returncode == 0, cooked.stderr
     assert len(list((tmp_path / "cooked").glob("*.wav"))) == 2, cooked.stdout
-    return recorded_tracks(tmp_path / "raw", int(recording_id))
+    return recorded_tracks(raw, int(recording_id))
 
 
 def _print(timings: dict[str, float]) -> None:

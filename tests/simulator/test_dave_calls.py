@@ -9,6 +9,7 @@ from sim_clients import TappedVoiceClient, play, running_client, tone_source
 
 from pandora_simulator import DiscordSimulator, SimMember, dominant_tone
 from pandora_simulator.rtp import SILENCE_FRAME
+from pandora_simulator.speech import REAL_CLIENT_SILENCE_FRAMES
 from pandora_simulator.testing import small_world, wait_for
 
 CLIENT_TONES = [660.0, 880.0, 1100.0]
@@ -28,9 +29,10 @@ async def _assert_client_audio_reaches(vc: discord.VoiceClient, members: list[Si
 async def _assert_member_audio_reaches(vc: TappedVoiceClient, member: SimMember) -> None:
     before = len(vc.decrypted_frames().get(member.id, []))
     sent = await member.speak(seconds=0.3, realtime=False)
-    await wait_for(lambda: len(vc.decrypted_frames().get(member.id, [])) - before == len(sent),
+    heard = [*sent, *[SILENCE_FRAME] * REAL_CLIENT_SILENCE_FRAMES]  # the speech, then the five silence frames
+    await wait_for(lambda: len(vc.decrypted_frames().get(member.id, [])) - before == len(heard),
                    what=f"the client decrypting {member.name}")
-    assert vc.decrypted_frames()[member.id][before:] == sent
+    assert vc.decrypted_frames()[member.id][before:] == heard
     assert dominant_tone(sent) == member.tone_hz
 
 

@@ -16,6 +16,7 @@ from sim_clients import RawGateway, running_client
 
 from pandora.discord_connection import DiscordConnection
 from pandora_simulator import DiscordSimulator
+from pandora_simulator.opcodes import Intent
 from pandora_simulator.testing import World, small_world, wait_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -135,6 +136,25 @@ async def test_an_exhausted_identify_budget_ends_every_session_and_resets_the_to
         await client.login(old_token)
     assert (await client.login(world.bot.token)) is None and client.user is not None
     await client.close()
+
+
+async def test_a_privileged_intent_the_application_has_not_enabled_is_refused_with_4014(sim: DiscordSimulator) -> None:
+    world = await small_world(sim)
+    world.bot.privileged_intents = int(Intent.GUILD_MEMBERS)  # Message Content not enabled in the portal
+    wanted = int(Intent.GUILDS | Intent.GUILD_MESSAGES | Intent.MESSAGE_CONTENT)
+    async with RawGateway(sim) as refused, RawGateway(sim) as allowed:
+        assert await refused.identify(world.bot.token, intents=wanted) == {"closed": 4014}
+        sim.session_start_limit(world.bot).window_seconds = 0
+        assert "session_id" in await allowed.identify(world.bot.token, intents=wanted & ~Intent.MESSAGE_CONTENT)
+    intents = discord.Intents.default()
+    intents.message_content = True
+    client = discord.Client(intents=intents, **DiscordConnection.from_env(sim.connection_env(world.bot)).apply())
+    await client.login(world.bot.token)
+    try:
+        with pytest.raises(discord.PrivilegedIntentsRequired):  # discord.py does not retry it, even with reconnect
+            await asyncio.wait_for(client.connect(reconnect=True), 15)
+    finally:
+        await client.close()
 
 
 async def test_voice_state_session_is_the_owning_gateway_session(sim: DiscordSimulator) -> None:

@@ -8,8 +8,7 @@ from sim_clients import TappedVoiceClient, play, running_client, tone_source
 
 from pandora_simulator import DiscordSimulator, dominant_tone
 from pandora_simulator.audio import tone_for
-from pandora_simulator.rtp import SILENCE_FRAME
-from pandora_simulator.speech import REAL_CLIENT_SILENCE_FRAMES
+from pandora_simulator.speech import with_trailing_silence
 from pandora_simulator.testing import small_world, wait_for
 
 
@@ -28,8 +27,9 @@ async def test_transport_only_call_carries_audio_both_ways(plain_sim: DiscordSim
         assert isinstance(vc, TappedVoiceClient) and vc.is_connected()
         assert sim.voice_state_log[-1].channel_id == voice.id
         sent = await alice.speak(seconds=0.4, realtime=False)
-        await wait_for(lambda: len(vc.decrypted_frames().get(alice.id, [])) == len(sent), what="alice's audio")
-        assert vc.decrypted_frames()[alice.id] == sent
+        heard = with_trailing_silence(sent)
+        await wait_for(lambda: len(vc.decrypted_frames().get(alice.id, [])) == len(heard), what="alice's audio")
+        assert vc.decrypted_frames()[alice.id] == heard
         assert dominant_tone(sent) == tone_for(alice.index)
 
         await play(vc, tone_source(880.0, 0.5))
@@ -87,8 +87,8 @@ async def test_voice_socket_closed_with_4015_is_resumed_and_audio_continues(sim:
         assert 7 in connection.client_ops and connection.client_ops.count(0) == 1  # op 7 RESUME, one IDENTIFY
         joined = [int(u) for m in vc.messages if m["op"] == 11 for u in m["d"]["user_ids"]]
         assert joined == [alice.id, bob.id]
-        sent = await alice.speak(seconds=0.2, realtime=False)
-        await wait_for(lambda: vc.decrypted_frames().get(alice.id, [])[-len(sent):] == sent, what="audio after")
+        heard = with_trailing_silence(await alice.speak(seconds=0.2, realtime=False))
+        await wait_for(lambda: vc.decrypted_frames().get(alice.id, [])[-len(heard):] == heard, what="audio after")
         await play(vc, tone_source(880.0, 0.3))
         await wait_for(lambda: len(alice.received_audio[bot.id]) >= 15, what="the bot's audio after resume")
 
@@ -123,8 +123,9 @@ async def test_one_bot_two_processes_record_two_guilds(sim: DiscordSimulator) ->
         await voice_a.wait_dave_settled()
         await voice_b.wait_dave_settled()
         said_a, said_b = await alice.speak(0.2, realtime=False), await bob.speak(0.2, realtime=False)
-        await wait_for(lambda: vc_a.decrypted_frames().get(alice.id) == said_a, what="alice in A")
-        await wait_for(lambda: vc_b.decrypted_frames().get(bob.id) == said_b, what="bob in B")
+        await wait_for(lambda: vc_a.decrypted_frames().get(alice.id) == with_trailing_silence(said_a),
+                       what="alice in A")
+        await wait_for(lambda: vc_b.decrypted_frames().get(bob.id) == with_trailing_silence(said_b), what="bob in B")
         assert bob.id not in vc_a.decrypted_frames() and alice.id not in vc_b.decrypted_frames()
     # the second process identified within 5 s of the first: op 9, then discord.py waited and identified again
     assert [entry.reason for entry in sim.invalid_sessions] == ["identify_too_soon"]
@@ -150,11 +151,12 @@ async def test_bot_moves_between_channels_and_world_changes_reach_it(sim: Discor
         await play(vc, tone_source(880.0, 0.3))
         await wait_for(lambda: len(carol.received_audio[bot.id]) >= 15, what="the bot's audio at carol")
         said = await carol.speak(0.2, realtime=False)
-        await wait_for(lambda: vc.decrypted_frames().get(carol.id) == said, what="carol at the bot")
+        await wait_for(lambda: vc.decrypted_frames().get(carol.id) == with_trailing_silence(said),
+                       what="carol at the bot")
 
 
 async def test_members_end_each_burst_with_five_silence_frames_like_real_clients() -> None:
-    async with DiscordSimulator(trailing_silence_frames=REAL_CLIENT_SILENCE_FRAMES) as sim:
+    async with DiscordSimulator() as sim:  # what real clients do is the default
         world = await small_world(sim, "alice", in_voice=1)
         alice = world.members[0]
         async with running_client(sim, world.bot, [world.guild]) as client:
@@ -163,6 +165,6 @@ async def test_members_end_each_burst_with_five_silence_frames_like_real_clients
             first = await alice.speak(seconds=0.2, realtime=False)
             second = await alice.speak(seconds=0.1, realtime=False)
             quiet = await alice.speak(seconds=0.1, realtime=False, silence_frames=0)  # a speaker can opt out
-            expected = [*first, *[SILENCE_FRAME] * 5, *second, *[SILENCE_FRAME] * 5, *quiet]
+            expected = [*with_trailing_silence(first), *with_trailing_silence(second), *quiet]
             await wait_for(lambda: vc.decrypted_frames().get(alice.id) == expected, what="bursts and silences")
         assert alice.sent_frames == first + second + quiet  # speak() returns (and keeps) the speech only

@@ -15,6 +15,9 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 # Which front door asked for a recording (spec.requestedBy.source).
 REQUEST_SOURCES = ("kubectl", "pubsub", "text-command", "slash-command")
+# The front doors that answer in Discord themselves: they reply when the recording starts and post its end summary
+# (also after a restart, from the status). Their recorders post nothing, so a user reads one end message.
+ANSWERED_IN_DISCORD = ("text-command", "slash-command")
 
 
 class Phase(enum.StrEnum):
@@ -67,6 +70,13 @@ class RecordingSpec:
             storage_binding=storage.get("binding"),
             storage_prefix=storage.get("prefix"),
         )
+
+    def recorder_notice_channel(self) -> str | None:
+        """Where the recorder posts its own end notice: the text channel, unless a Discord front door asked for the
+        recording (it posts the summary there itself)."""
+        if self.requested_by is not None and self.requested_by.source in ANSWERED_IN_DISCORD:
+            return None
+        return self.text_channel_id
 
     def to_resource(self) -> dict[str, Any]:
         """``spec`` as the API server takes it; fields at their defaults are left out."""

@@ -35,7 +35,8 @@ STATUS_DESCRIPTION = "Show what is being recorded in this server"
 
 
 MESSAGE_CONTENT_NEEDED = ("Discord refused the Message Content intent that text commands (COMMAND_PREFIX) need: enable "
-                          "it for the bot (Developer Portal, Bot, Privileged Gateway Intents) or unset COMMAND_PREFIX")
+                          "Message Content for the bot in the Developer Portal (Bot, Privileged Gateway Intents), or "
+                          "unset COMMAND_PREFIX to use slash commands only")
 SOMETHING_WENT_WRONG = "Something went wrong on my side with that command; it has been logged. Try again."
 
 

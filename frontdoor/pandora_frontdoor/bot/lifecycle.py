@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
@@ -13,6 +14,7 @@ import discord
 from pandora.identify.limits import IdentifyBudgetReserved
 from pandora.logging import get_logger
 from pandora_frontdoor.bot.client import MESSAGE_CONTENT_NEEDED, FrontDoorClient
+from pandora_frontdoor.config import FrontDoorConfig
 
 log = get_logger(__name__)
 
@@ -57,6 +59,27 @@ async def run_client(client: FrontDoorClient, token: str, stop: asyncio.Event, *
         await before_close()
         if gateway.done() and not gateway.cancelled() and (error := gateway.exception()) is not None:
             raise error
+
+
+TEXT_COMMANDS_OFF = "text commands are off until then; slash commands are answered"
+
+
+async def answer_commands(config: FrontDoorConfig, serve: Callable[[FrontDoorConfig], Awaitable[None]]) -> None:
+    """``serve(config)``; when Discord refuses the Message Content intent that text commands need (close 4014),
+    ``serve`` again with slash commands only.
+
+    Falling back rather than exiting: slash commands need no privileged intent and keep working, and an exit is a
+    crash loop (the Deployment, or the bot's restart policy, starts it again and again) in which every start spends
+    an IDENTIFY of the day's 1000 that the recorders of the same token share; running out resets the token and ends
+    every recording. The log says what to fix at every start. With slash commands disabled too, nothing would be
+    answered: then the refusal is raised, and the process exits 1 with the same message."""
+    try:
+        await serve(config)
+    except discord.PrivilegedIntentsRequired:
+        if not config.interactions or not config.prefix:
+            raise
+        log.error(MESSAGE_CONTENT_NEEDED, fallback=TEXT_COMMANDS_OFF)
+        await serve(dataclasses.replace(config, prefix=None))
 
 
 def exit_code(main: Coroutine[Any, Any, None]) -> int:

@@ -23,7 +23,7 @@ from pandora.identify.slots import FileIdentifySlots
 from pandora.logging import configure_logging, get_logger
 from pandora.recording_api.recorder import DEFAULT_STORAGE_PREFIX, ENV_STORAGE_PREFIX
 from pandora_frontdoor.bot.client import FrontDoorClient
-from pandora_frontdoor.bot.lifecycle import exit_code, run_client, stop_on_signals
+from pandora_frontdoor.bot.lifecycle import answer_commands, exit_code, run_client, stop_on_signals
 from pandora_frontdoor.bot.responders import ChannelNotices
 from pandora_frontdoor.config import FrontDoorConfig
 from pandora_frontdoor.desk import CommandDesk, Hints
@@ -92,18 +92,23 @@ async def serve(
     storage, state = await asyncio.to_thread(storage_from_env, env, out)
     # Slots shared with the `pandora record` processes of the same folder (pandora_recorder.pacing).
     pacer = IdentifyPacer(FileIdentifySlots(out, env["PANDORA_TOKEN"]), reserve=FRONT_DOOR_RESERVE)
-    client = FrontDoorClient(config, pacer=pacer, **DiscordConnection.from_env(env).apply())
-    recordings = LocalRecordings(client, storage, state)
-    desk = CommandDesk(recordings, config.policy, Hints(config.prefix, config.interactions), ChannelNotices(client))
-    client.desk = desk
     if not config.prefix and not config.interactions:
         log.warning("no COMMAND_PREFIX and interactions disabled: no command will be answered")
 
-    async def when_ready() -> None:
-        continued, lost = await recordings.resume()
-        await desk.announce_resumed(continued, lost)
-        if on_ready is not None:
-            on_ready(recordings)
+    async def answer(config: FrontDoorConfig) -> None:
+        client = FrontDoorClient(config, pacer=pacer, **DiscordConnection.from_env(env).apply())
+        recordings = LocalRecordings(client, storage, state)
+        desk = CommandDesk(recordings, config.policy, Hints(config.prefix, config.interactions),
+                           ChannelNotices(client))
+        client.desk = desk
+
+        async def when_ready() -> None:
+            continued, lost = await recordings.resume()
+            await desk.announce_resumed(continued, lost)
+            if on_ready is not None:
+                on_ready(recordings)
+
+        await run_client(client, env["PANDORA_TOKEN"], stop, when_ready=when_ready, before_close=recordings.close)
 
     with stop_on_signals(stop, handle_signals):
-        await run_client(client, env["PANDORA_TOKEN"], stop, when_ready=when_ready, before_close=recordings.close)
+        await answer_commands(config, answer)

@@ -17,9 +17,12 @@ import sys
 from collections.abc import Mapping
 
 from pandora.discord_connection import DiscordConnection
+from pandora.identify.limits import FRONT_DOOR_RESERVE
+from pandora.identify.pacer import IdentifyPacer
+from pandora.identify.slots import MemoryIdentifySlots
 from pandora.logging import configure_logging, get_logger
 from pandora_frontdoor.bot.client import FrontDoorClient
-from pandora_frontdoor.bot.lifecycle import exit_code, run_client, stop_on_signals
+from pandora_frontdoor.bot.lifecycle import answer_commands, exit_code, run_client, stop_on_signals
 from pandora_frontdoor.bot.responders import ChannelNotices
 from pandora_frontdoor.config import FrontDoorConfig
 from pandora_frontdoor.desk import CommandDesk, Hints
@@ -66,15 +69,27 @@ async def serve(env: Mapping[str, str], config: FrontDoorConfig, connection: Kub
         # started before it tells anybody that nothing is recording.
         await asyncio.wait_for(recordings.synced.wait(), SYNC_TIMEOUT)
         log.info("watching Recordings", namespace=namespace, known=len(recordings.active()))
-        client = FrontDoorClient(config, **DiscordConnection.from_env(env).apply())
-        client.desk = CommandDesk(recordings, config.policy, Hints(config.prefix, config.interactions),
-                                  ChannelNotices(client))
+        pacer = IdentifyPacer(MemoryIdentifySlots(), reserve=FRONT_DOOR_RESERVE)  # a second login waits its turn
 
         async def nothing() -> None:
             return None
 
-        with stop_on_signals(stop, handle_signals):
+        desk: CommandDesk | None = None
+
+        async def answer(config: FrontDoorConfig) -> None:
+            nonlocal desk
+            client = FrontDoorClient(config, pacer=pacer, **DiscordConnection.from_env(env).apply())
+            if desk is None:
+                desk = CommandDesk(recordings, config.policy, Hints(config.prefix, config.interactions),
+                                   ChannelNotices(client))
+            else:  # the same desk (it listens to the recordings' endings once), now on the new client
+                desk.hints = Hints(config.prefix, config.interactions)
+                desk.notices = ChannelNotices(client)
+            client.desk = desk
             await run_client(client, env["PANDORA_TOKEN"], stop, when_ready=nothing, before_close=nothing)
+
+        with stop_on_signals(stop, handle_signals):
+            await answer_commands(config, answer)
     finally:
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):

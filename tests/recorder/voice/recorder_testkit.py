@@ -92,7 +92,8 @@ def is_ordered_subsequence(part: list[bytes], whole: list[bytes]) -> bool:
 
 
 def lost_toward(scene: Scene, receiver_id: int, sender_id: int) -> int:
-    """How many packets the simulator's fault plan dropped from a simulated sender to a connected client."""
+    """How many speech frames (not the silence after them) the simulator's fault plan dropped from a simulated
+    sender to a connected client."""
     room = scene.sim.voice.room(scene.voice.id)
     injector = room.clients[receiver_id].injectors.get(room.simulated[sender_id].ssrc)
-    return 0 if injector is None else injector.stats["lost"]
+    return 0 if injector is None else injector.stats["lost"] - injector.stats["silence lost"]
