@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -45,6 +46,13 @@ def chart_values(real: RealNodeCluster, sim: DiscordSimulator, bot: SimBot, redi
         "stateStore": {"redis": {"host": redis.address, "passwordSecret": None}},
         # This flow starts recordings with kubectl; the command front door has its own tests (tests/frontdoor).
         "frontdoor": {"enabled": False},
+        # The recorder NetworkPolicy opened for this cluster as a user would: the simulator's ports for Discord,
+        # the API server's own (the stores' ports follow from storage and stateStore above).
+        "networkPolicy": {"recorder": {
+            "enabled": True,
+            "discordTcpPorts": [sim.port, sim.voice_port],
+            "apiServerPorts": [urlsplit(real.plane.server).port or 443],
+        }},
     }
 
 
