@@ -120,27 +120,35 @@ def _checked_pages(sink: Sink, name: str, content: bytes, start: int = 0) -> tup
     return pages, start + end
 
 
-def recover(sink: Sink, store: ResumeStore | None, recording_id: int) -> ResumeRecord:
-    """Repair the files of an existing recording (torn tails, missing header pages) and return where every
-    track continues."""
-    record = _saved_record(store, recording_id)
-
-    users_name = file_name(recording_id, "users")
-    users_text = sink.read(users_name)
-    complete_users = users_text[: users_text.rfind(b"\n") + 1]
-    if len(complete_users) < len(users_text):
-        sink.truncate(users_name, len(complete_users))
-    if not complete_users:
-        sink.append(users_name, USERS_PREAMBLE)
-    users, damage = scan_users(complete_users, users_name)
+def _users_of_tracks(sink: Sink, name: str) -> tuple[dict[int, int], int]:
+    """Track -> user id from the users file, and the highest track number it names (a damaged line's number is
+    found in the header pages). A torn last line is cut off; an empty file gets its first line."""
+    text = sink.read(name)
+    complete = text[: text.rfind(b"\n") + 1]
+    if len(complete) < len(text):
+        sink.truncate(name, len(complete))
+    if not complete:
+        sink.append(name, USERS_PREAMBLE)
+    users, damage = scan_users(complete, name)
     _report(damage, "the speaker of that track is unknown; their next packet starts a new track")
     user_of_track: dict[int, int] = {}
     for track, user in users.items():
         try:
             user_of_track[track] = int(user["id"])
         except (KeyError, TypeError, ValueError):
-            _report([Damage(users_name, 0, 0, f"track {track} has no user id")], "that track stays as it is")
-    highest = max([*users, *(t.number for t in record.tracks.values())] if record else [*users], default=0)
+            log.warning("resume: a users line has no readable user id; that track stays as it is", file=name,
+                        track=track)
+    return user_of_track, max(users, default=0)
+
+
+def recover(sink: Sink, store: ResumeStore | None, recording_id: int) -> ResumeRecord:
+    """Repair the files of an existing recording (torn tails, missing header pages) and return where every
+    track continues."""
+    record = _saved_record(store, recording_id)
+
+    user_of_track, highest = _users_of_tracks(sink, file_name(recording_id, "users"))
+    if record:
+        highest = max(highest, *(t.number for t in record.tracks.values()), 0)
 
     for kind, packet, flags, sequence in (("header1", OPUS_HEAD, FLAG_BOS, 0), ("header2", OPUS_TAGS, 0, 1)):
         name = file_name(recording_id, kind)
