@@ -43,16 +43,16 @@ def chart_values(real: RealNodeCluster, sim: DiscordSimulator, bot: SimBot, redi
         },
         "storage": {"s3": {"bucket": s3.bucket, "region": s3.region, "endpoint": s3.endpoint,
                            "forcePathStyle": True, "disableSSL": True}},
-        "stateStore": {"redis": {"host": redis.address, "passwordSecret": None}},
-        # This flow starts recordings with kubectl; the command front door has its own tests (tests/frontdoor).
-        "frontdoor": {"enabled": False},
         # The recorder NetworkPolicy opened for this cluster as a user would: the simulator's ports for Discord,
-        # the API server's own (the stores' ports follow from storage and stateStore above).
+        # the API server's own (the stores' ports follow from storage and stateStore).
         "networkPolicy": {"recorder": {
             "enabled": True,
             "discordTcpPorts": [sim.port, sim.voice_port],
             "apiServerPorts": [urlsplit(real.plane.server).port or 443],
         }},
+        "stateStore": {"redis": {"host": redis.address, "passwordSecret": None}},
+        # This flow starts recordings with kubectl; the command front door has its own tests (tests/frontdoor).
+        "frontdoor": {"enabled": False},
     }
 
 
