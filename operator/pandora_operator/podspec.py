@@ -108,7 +108,15 @@ def build_recorder_pod(
         },
         "spec": {
             # A crashed recorder is replaced by the operator with the next attempt (same recording id), so the
-            # restart is counted and visible; the kubelet does not restart it in place.
+            # restart is counted and visible; the kubelet does not restart it in place. Measured on a real node
+            # (tests/realpods/crash_gap.py; `pytest tests/realpods -s -k killed` prints it), SIGKILL -> recording
+            # again: a new pod 5.1-9.3 s (created 1.4-1.7 s after the kill, its recorder running 2.5-4.0 s after),
+            # in place (restartPolicy OnFailure) 2.9-6.2 s for a first crash, but 14-16 s for a second one: the
+            # kubelet's CrashLoopBackOff waits 10 s, 20 s ... 5 min between restarts within 10 min, a setting of
+            # the node, not of the pod. And every start is a Discord login: the per-bot 24 h start budget and
+            # max_restarts count the pods the operator creates, while a kubelet restart happens without asking
+            # it (it could only count it afterwards, and stop it only by deleting the pod). A new pod may also
+            # land on another node when the node was the trouble.
             "restartPolicy": "Never",
             "serviceAccountName": config.recorder_service_account,
             # The recorder reports progress to its Recording's status subresource (see pandora_recorder.report).

@@ -265,7 +265,7 @@ async def _after_exit(
     """The recorder's pod ended without being asked to: done on its own, crashed, or lost."""
     # A pod deleted by someone else (kubectl delete, eviction, a node drain) gets SIGTERM, flushes and exits 0:
     # the recording was interrupted, not finished, so it continues like a lost pod.
-    if pod is not None and pod.phase == "Succeeded" and not pod.deleting:
+    if pod is not None and pod.succeeded and not pod.deleting:
         return await _complete(ctx, view, status, "the recorder finished on its own (time limit or empty channel)")
     how = "was lost (deleted or evicted)" if pod is None or pod.deleting else f"crashed ({_exit_description(pod)})"
     if attempt >= ctx.max_restarts:
@@ -309,7 +309,7 @@ async def _stop(
         )):
             ctx.event(view, "Stopping", f"stopping because {reason}")
         return Phase.STOPPING
-    if pod is not None and pod.phase == "Failed" and pod.exit_code not in (None, 0):
+    if pod is not None and not pod.succeeded and pod.exit_code not in (None, 0):
         return await _fail(
             ctx, view, f"the recorder {_exit_description(pod)} while stopping; files written so far are kept at "
             f"{status.location}"

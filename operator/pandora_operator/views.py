@@ -70,7 +70,15 @@ class PodView:
 
     @property
     def finished(self) -> bool:
-        return self.phase in ("Succeeded", "Failed")
+        # The recorder container's end is the recording's: the kubelet stops the daprd sidecar only after it,
+        # and the pod's phase follows later still; nothing of the recording waits for that. Reacting to the
+        # container brought the next pod 1.4 s after a SIGKILL instead of 2.8 s on a real node.
+        return self.phase in ("Succeeded", "Failed") or self.exit_code is not None
+
+    @property
+    def succeeded(self) -> bool:
+        """The recorder exited 0 (the pod's phase may not say so yet)."""
+        return self.phase == "Succeeded" or (self.phase != "Failed" and self.exit_code == 0)
 
     @property
     def bot(self) -> str | None:

@@ -222,11 +222,14 @@ class World:
             "containerStatuses": [{"name": "recorder", "state": {"running": {"startedAt": since}}}],
         }
 
-    def exit_pod(self, name: str, code: int, reason: str = "") -> None:
+    def exit_pod(self, name: str, code: int, reason: str = "", sidecar_stopping: bool = False) -> None:
+        """The recorder exited with `code`; with `sidecar_stopping`, as the kubelet first reports it: the daprd
+        sidecar still running (it is stopped after the recorder), the pod's phase still Running."""
         terminated = {"exitCode": code, **({"reason": reason} if reason else {})}
         self.kube.pods[name]["status"] = {
-            "phase": "Succeeded" if code == 0 else "Failed",
+            "phase": "Running" if sidecar_stopping else "Succeeded" if code == 0 else "Failed",
             "containerStatuses": [{"name": "recorder", "state": {"terminated": terminated}}],
+            **({"initContainerStatuses": [{"name": "daprd", "state": {"running": {}}}]} if sidecar_stopping else {}),
         }
 
     def remove_pod(self, name: str) -> None:

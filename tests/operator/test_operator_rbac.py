@@ -104,6 +104,7 @@ def test_chart_renders_a_single_recreate_operator_with_liveness_and_the_crd_from
         ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Secret", "ServiceAccount",
          "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
          "Component", "Component", "Configuration",  # the recorder's Dapr object store, state store, config
+         "NetworkPolicy",  # recorder pods' network (tests/charts)
          "Service", "Pod",  # the operator's health endpoint and the `helm test` pod that asks it
          "Deployment", "ServiceAccount", "Role", "RoleBinding"]  # the command front door (tests/frontdoor)
     )

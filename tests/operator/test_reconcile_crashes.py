@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from reconcile_world import OperatorKilled, World
+from reconcile_world import OperatorKilled, World, channel
 
 from pandora.recording_api.resource import Phase
 from pandora_operator.kube import ApiError
@@ -31,6 +31,30 @@ async def test_a_crashed_recorder_is_replaced_by_the_next_attempt_on_the_same_re
     assert await world.reconcile("standup") is Phase.RECORDING
     assert world.kube.deleted_pods == ["standup-rec-0"]  # the old attempt is cleaned up
     assert world.status("standup").started_at == first.started_at  # one recording, not a new one
+
+
+async def test_the_next_attempt_starts_when_the_recorder_dies_not_when_its_sidecar_has_stopped_too():
+    world = World()
+    await world.recording("standup")
+    world.exit_pod("standup-rec-0", 137, sidecar_stopping=True)
+
+    assert await world.reconcile("standup") is Phase.STARTING
+    assert world.status("standup").message.startswith("the recorder crashed (exit code 137); restarted as pod "
+                                                      "standup-rec-1")
+
+
+async def test_a_recorder_that_exited_0_has_finished_while_its_sidecar_stops():
+    world = World()
+    await world.recording("standup")
+    world.exit_pod("standup-rec-0", 0, sidecar_stopping=True)
+    assert await world.reconcile("standup") is Phase.COMPLETED
+    assert world.status("standup").message.startswith("the recorder finished on its own")
+
+    await world.recording("retro", voice_channel=channel())
+    world.edit_spec("retro", stop=True)
+    assert await world.reconcile("retro") is Phase.STOPPING
+    world.exit_pod("retro-rec-0", 0, sidecar_stopping=True)  # flushed and exited on SIGTERM
+    assert await world.reconcile("retro") is Phase.COMPLETED
 
 
 async def test_a_lost_pod_is_replaced_too():

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -45,6 +46,13 @@ def chart_values(real: RealNodeCluster, sim: DiscordSimulator, bot: SimBot, redi
         },
         "storage": {"s3": {"bucket": s3.bucket, "region": s3.region, "endpoint": s3.endpoint,
                            "forcePathStyle": True, "disableSSL": True}},
+        # The recorder NetworkPolicy opened for this cluster as a user would: the simulator's ports for Discord,
+        # the API server's own (the stores' ports follow from storage and stateStore).
+        "networkPolicy": {"recorder": {
+            "enabled": True,
+            "discordTcpPorts": [sim.port, sim.voice_port],
+            "apiServerPorts": [urlsplit(real.plane.server).port or 443],
+        }},
         "stateStore": {"redis": {"host": redis.address, "passwordSecret": None}},
         # The front door's image is the operator's (it carries the front door).
         "frontdoor": {"enabled": True, "image": operator_image, "env": connection} if frontdoor else {"enabled": False},

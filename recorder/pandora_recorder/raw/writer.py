@@ -236,7 +236,7 @@ class RawRecordingWriter:
         self._written += 1
 
     def _new_track(self, user_id: int) -> TrackState:
-        number = max((t.number for t in self._tracks.values()), default=0) + 1
+        number = max([self._record.highest_track, *(t.number for t in self._tracks.values())]) + 1
         track = TrackState(number, user_id)
         self._tracks[user_id] = track
         try:
