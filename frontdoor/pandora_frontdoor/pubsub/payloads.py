@@ -56,7 +56,9 @@ def _described(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "an array"
-    return type(value).__name__
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else type(value).__name__
 
 
 def shown(data: Any, limit: int = 200) -> str:
