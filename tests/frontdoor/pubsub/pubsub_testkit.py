@@ -24,6 +24,7 @@ from dapr.clients import DaprClient
 from dapr.clients.grpc._response import TopicEventResponse
 
 from pandora_frontdoor.pubsub import topics
+from pandora_simulator import DiscordSimulator, SimBot, SimChannel, SimGuild, SimMember
 from pandora_simulator.testing import wait_for
 from pandora_testenv.processes import free_port
 from pandora_testenv.services import PUBSUB, Daprd, RedisServer, S3Server
@@ -142,6 +143,16 @@ def cooking_server_download(s3: S3Server, recording_id: str, folder: Path) -> li
     for key in keys:
         (folder / key).write_bytes(client.get_object(Bucket=s3.bucket, Key=key)["Body"].read())
     return sorted(keys)
+
+
+def guild_with_member(sim: DiscordSimulator, bot: SimBot, name: str) -> tuple[SimGuild, SimChannel, SimChannel,
+                                                                               SimMember]:
+    """A guild of ``bot`` with a voice and a text channel and its owner (every permission, Manage Server too)."""
+    guild = sim.create_guild(name, bots=[bot])
+    voice, text = guild.create_voice_channel("General"), guild.create_text_channel("chat")
+    member = guild.add_member(f"owner-of-{name}")
+    guild.owner_id = member.id
+    return guild, voice, text, member
 
 
 def listed_keys(s3: S3Server, recording_id: str) -> list[str]:

@@ -17,6 +17,7 @@ from pubsub_testkit import (
     bridge_sidecar,
     cooking_server_download,
     forget_topics,
+    guild_with_member,
     listed_keys,
 )
 from recorder_testkit import recorded_tracks
@@ -72,14 +73,6 @@ async def test_a_start_published_to_daprd_records_and_the_stop_is_acked_once_the
     assert cooking_server_download(s3_server, recording_id, tmp_path / "cook") == expected
     assert recorded_tracks(tmp_path / "cook", int(recording_id)) == {alice.id: alice.sent_frames}
     assert json.loads((tmp_path / "cook" / f"{recording_id}.ogg.info").read_text())["channel"]
-
-
-def guild_with_member(sim: DiscordSimulator, bot, name: str):
-    guild = sim.create_guild(name, bots=[bot])
-    voice, text = guild.create_voice_channel("General"), guild.create_text_channel("chat")
-    member = guild.add_member(f"owner-of-{name}")
-    guild.owner_id = member.id  # every permission, Manage Server included
-    return guild, voice, text, member
 
 
 async def test_a_stop_without_payload_stops_pubsub_slash_and_text_recordings_and_acks_each(
