@@ -145,14 +145,21 @@ def cooking_server_download(s3: S3Server, recording_id: str, folder: Path) -> li
     return sorted(keys)
 
 
-def guild_with_member(sim: DiscordSimulator, bot: SimBot, name: str) -> tuple[SimGuild, SimChannel, SimChannel,
-                                                                               SimMember]:
-    """A guild of ``bot`` with a voice and a text channel and its owner (every permission, Manage Server too)."""
-    guild = sim.create_guild(name, bots=[bot])
-    voice, text = guild.create_voice_channel("General"), guild.create_text_channel("chat")
-    member = guild.add_member(f"owner-of-{name}")
-    guild.owner_id = member.id
-    return guild, voice, text, member
+Scene = tuple[SimGuild, SimChannel, SimChannel, SimMember]
+
+
+async def guilds_in_voice(sim: DiscordSimulator, bot: SimBot, *names: str) -> list[Scene]:
+    """One guild of ``bot`` per name, each with a voice and a text channel and its owner (every permission, Manage
+    Server too) in voice: the bot records one channel per guild, so several recordings need several guilds."""
+    scenes = []
+    for name in names:
+        guild = sim.create_guild(name, bots=[bot])
+        voice, text = guild.create_voice_channel("General"), guild.create_text_channel("chat")
+        member = guild.add_member(f"owner-of-{name}")
+        guild.owner_id = member.id
+        await member.join_voice(voice)
+        scenes.append((guild, voice, text, member))
+    return scenes
 
 
 def listed_keys(s3: S3Server, recording_id: str) -> list[str]:

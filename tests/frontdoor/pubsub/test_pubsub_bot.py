@@ -17,7 +17,7 @@ from pubsub_testkit import (
     bridge_sidecar,
     cooking_server_download,
     forget_topics,
-    guild_with_member,
+    guilds_in_voice,
     listed_keys,
 )
 from recorder_testkit import recorded_tracks
@@ -81,9 +81,7 @@ async def test_a_stop_without_payload_stops_pubsub_slash_and_text_recordings_and
     forget_topics(redis_server)
     async with DiscordSimulator() as sim:
         bot = sim.create_bot("Pandora")
-        scenes = [guild_with_member(sim, bot, name) for name in ("PubSub", "Slash", "Text")]
-        for _guild, voice, _text, member in scenes:
-            await member.join_voice(voice)
+        scenes = await guilds_in_voice(sim, bot, "PubSub", "Slash", "Text")
         (_, pubsub_voice, _, _), (_, _, slash_text, slash_member), (_, _, text, text_member) = scenes
         with backend(daprd_factory, monkeypatch) as shop:
             sidecar, bridge_env = await asyncio.to_thread(bridge_sidecar, daprd_factory,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bot_testkit import commands_synced, final_reply, started_id
 from kube_testkit import bot_pool, front_door, recorder_pods, recordings
-from pubsub_testkit import backend, bridge_sidecar, bridge_subscribed, forget_topics, guild_with_member
+from pubsub_testkit import backend, bridge_sidecar, bridge_subscribed, forget_topics, guilds_in_voice
 from recorder_testkit import recorded_tracks
 from recording_helpers import apply, recording_manifest, wait_phase
 
@@ -29,9 +29,7 @@ async def test_a_published_start_becomes_a_recording_whose_status_drives_the_ack
     out = tmp_path / "recorder-out"
     async with DiscordSimulator() as sim:
         bot = sim.create_bot("Pandora")
-        scenes = [guild_with_member(sim, bot, name) for name in ("PubSub", "Slash", "Kubectl")]
-        for _guild, voice, _text, member in scenes:
-            await member.join_voice(voice)
+        scenes = await guilds_in_voice(sim, bot, "PubSub", "Slash", "Kubectl")
         (_, voice, _, speaker), (_, _, slash_text, slash_member), (kubectl_guild, kubectl_voice, _, _) = scenes
         bot_pool(kube_cluster, namespace, bot)
         with backend(daprd_factory, monkeypatch) as shop:
