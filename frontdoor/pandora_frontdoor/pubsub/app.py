@@ -3,7 +3,8 @@ and one route per topic answering ``{"status": "SUCCESS" | "RETRY" | "DROP"}``.
 
 Each delivery is a CloudEvent: the payload is its ``data`` (JSON, or JSON sent as text), else its
 ``data_base64``; a body that is no CloudEvent at all (a raw-payload publish) is the payload itself. The
-CloudEvent ``id`` identifies the message across redeliveries; without one, the body's hash does.
+CloudEvent ``id`` identifies the message across redeliveries; without one, the body's hash does. Its ``time``
+(set by the publishing sidecar) lets the bridge refuse stale messages.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from pandora.logging import get_logger
 from pandora_frontdoor.pubsub import topics
-from pandora_frontdoor.pubsub.bridge import PubSubBridge, Status
+from pandora_frontdoor.pubsub.bridge import Delivery, PubSubBridge, Status
 
 log = get_logger(__name__)
 
@@ -28,27 +30,35 @@ START_ROUTE = "/pubsub/start"
 STOP_ROUTE = "/pubsub/stop"
 MAX_BODY = 1024 * 1024  # a delivery larger than this is not a start or a stop: refused by aiohttp, 413
 
-Handler = Callable[[str, Any], Awaitable[Status]]
+Handler = Callable[[Delivery], Awaitable[Status]]
 
 
-def message_of(body: bytes) -> tuple[str, Any]:
-    """(message id, payload) of one delivery."""
+def delivery_of(body: bytes) -> Delivery:
+    """The message in one delivered body."""
     digest = "sha256:" + hashlib.sha256(body).hexdigest()[:32]
     try:
         envelope = json.loads(body) if body.strip() else None
     except ValueError:
-        return digest, body.decode("utf-8", errors="replace")
+        return Delivery(digest, body.decode("utf-8", errors="replace"))
     if not isinstance(envelope, dict) or "specversion" not in envelope:
-        return digest, envelope
-    message_id = str(envelope.get("id") or digest)
+        return Delivery(digest, envelope)
+    message_id, published_at = str(envelope.get("id") or digest), _time(envelope.get("time"))
+    payload: Any = None
     if "data" in envelope:
-        return message_id, envelope["data"]
-    if "data_base64" in envelope:
+        payload = envelope["data"]
+    elif "data_base64" in envelope:
         try:
-            return message_id, base64.b64decode(str(envelope["data_base64"]), validate=True).decode("utf-8")
+            payload = base64.b64decode(str(envelope["data_base64"]), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return message_id, str(envelope["data_base64"])
-    return message_id, None
+            payload = str(envelope["data_base64"])
+    return Delivery(message_id, payload, published_at)
+
+
+def _time(value: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(value)).timestamp() if value else None
+    except ValueError:
+        return None
 
 
 def subscription_app(bridge: PubSubBridge, pubsub: str) -> web.Application:
@@ -62,9 +72,9 @@ def subscription_app(bridge: PubSubBridge, pubsub: str) -> web.Application:
 
     def route(topic: str, handle: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def deliver(request: web.Request) -> web.Response:
-            message_id, payload = message_of(await request.read())
-            status = await handle(message_id, payload)
-            log.info("pub/sub delivery answered", topic=topic, message=message_id, status=status.value)
+            delivery = delivery_of(await request.read())
+            status = await handle(delivery)
+            log.info("pub/sub delivery answered", topic=topic, message=delivery.message_id, status=status.value)
             return web.json_response({"status": status.value})
 
         return deliver

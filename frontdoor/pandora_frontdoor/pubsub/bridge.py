@@ -4,8 +4,10 @@ Each delivery is answered to Dapr with a ``Status``: SUCCESS (done, or done befo
 Discord, the API server or the sidecar did not answer; Dapr delivers it again) or DROP (the request cannot be
 carried out as sent: the reason is published on ``recordingDiscordInfo`` and logged; never retried). Dapr
 delivers at least once, so a delivery whose message id was handled already is answered SUCCESS and nothing more:
-one recording, one ack. Acks for ended recordings come from ``Recordings.on_ended``, so every recording gets its
-``stoppedRecordingDiscord``, whichever front door started it.
+one recording, one ack. A message published longer ago than ``max_age`` is dropped as stale: a subscriber with a
+new app id (a new consumer group) is handed a Redis stream from its beginning, and years-old starts must not
+start recordings (nor old stops end today's). Acks for ended recordings come from ``Recordings.on_ended``, so
+every recording gets its ``stoppedRecordingDiscord``, whichever front door started it.
 
 Like the command desk, the bridge only sees ``Recordings``: it does not know whether it records in this process
 or through ``Recording`` resources.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from pandora_frontdoor.desk import ChannelKind
 from pandora_frontdoor.pubsub import topics
 from pandora_frontdoor.pubsub.lookup import ChannelLookup, LookupUnavailable
 from pandora_frontdoor.pubsub.payloads import InvalidPayload, StartMessage, parse_start, parse_stop, shown
+from pandora_frontdoor.pubsub.topics import DEFAULT_MAX_AGE
 from pandora_frontdoor.recordings import (
     ActiveRecording,
     Recordings,
@@ -59,6 +63,13 @@ class Publisher(Protocol):
 
 
 @dataclass(frozen=True)
+class Delivery:
+    message_id: str  # the CloudEvent id: the same across redeliveries
+    payload: Any
+    published_at: float | None = None  # epoch seconds, from the CloudEvent's time
+
+
+@dataclass(frozen=True)
 class _Answer:
     status: Status
     info: str | None = None  # published on recordingDiscordInfo
@@ -70,10 +81,13 @@ def not_started(reason: str) -> str:
 
 class PubSubBridge:
     def __init__(self, recordings: Recordings, lookup: ChannelLookup, publisher: Publisher, *,
+                 max_age: float = DEFAULT_MAX_AGE, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.recordings = recordings
         self.lookup = lookup
         self.publisher = publisher
+        self.max_age = max_age
+        self._clock = clock
         self._sleep = sleep
         self._handled: OrderedDict[str, Status] = OrderedDict()
         self._in_flight: dict[str, asyncio.Future[Status]] = {}
@@ -82,12 +96,29 @@ class PubSubBridge:
 
     # -- deliveries ------------------------------------------------------------------------------------------
 
-    async def start(self, message_id: str, data: Any) -> Status:
-        return await self._once(f"start:{message_id}", lambda: self._start(message_id, data))
+    async def start(self, delivery: Delivery) -> Status:
+        return await self._once(f"start:{delivery.message_id}", lambda: self._fresh(delivery, "start") or
+                                self._start(delivery.message_id, delivery.payload))
 
-    async def stop(self, message_id: str, data: Any) -> Status:
-        return await self._once(f"stop:{message_id}", lambda: self._stop(data))
+    async def stop(self, delivery: Delivery) -> Status:
+        return await self._once(f"stop:{delivery.message_id}", lambda: self._fresh(delivery, "stop") or
+                                self._stop(delivery.payload))
 
+    def _fresh(self, delivery: Delivery, verb: str) -> Awaitable[_Answer] | None:
+        """None for a message young enough to act on; else the answer to a stale one."""
+        if not self.max_age or delivery.published_at is None:
+            return None
+        age = self._clock() - delivery.published_at
+        if age <= self.max_age:
+            return None
+        log.warning("stale message dropped", verb=verb, message=delivery.message_id, age_seconds=round(age))
+
+        async def stale() -> _Answer:
+            return _Answer(Status.DROP, f"Couldn't {verb} recording: the request was published {age:.0f} s ago, "
+                                        f"longer than the {self.max_age:.0f} s a request stays valid; publish it "
+                                        "again if it still holds.")
+
+        return stale()
     async def _once(self, key: str, handle: Callable[[], Awaitable[_Answer]]) -> Status:
         """Handle each message id once; a redelivery while it is handled waits for that outcome."""
         if key in self._handled:

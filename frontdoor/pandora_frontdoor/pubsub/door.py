@@ -19,7 +19,8 @@ class PubSubFrontDoor:
     def __init__(self, config: PubSubConfig, recordings: Recordings, client: discord.Client) -> None:
         self.config = config
         self.publisher = DaprHttpPublisher(config.dapr_endpoint, config.pubsub)
-        self.bridge = PubSubBridge(recordings, DiscordChannelLookup(client), self.publisher)
+        self.bridge = PubSubBridge(recordings, DiscordChannelLookup(client), self.publisher,
+                                   max_age=config.max_age)
         self.port: int | None = None
         self._stack = contextlib.AsyncExitStack()
 

@@ -5,6 +5,7 @@
                         the sidecar's ``--app-port``
 ``DAPR_HTTP_PORT``      the sidecar's HTTP port, for publishing (default 3503, the original's)
 ``PANDORA_PUBSUB_HOST`` the address the app listens on (default 127.0.0.1: the sidecar shares the network)
+``PANDORA_PUBSUB_MAX_AGE`` seconds a published start or stop stays valid (default 600; 0: forever)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ INFO = "recordingDiscordInfo"
 
 DEFAULT_APP_PORT = 50053
 DEFAULT_DAPR_HTTP_PORT = 3503
+DEFAULT_MAX_AGE = 600.0  # seconds: covers Dapr's redeliveries (a minute apart for Redis) and a short outage
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class PubSubConfig:
     app_port: int = DEFAULT_APP_PORT
     app_host: str = "127.0.0.1"
     dapr_endpoint: str = f"http://127.0.0.1:{DEFAULT_DAPR_HTTP_PORT}"
+    max_age: float = DEFAULT_MAX_AGE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PubSubConfig | None:
@@ -41,4 +44,10 @@ class PubSubConfig:
         endpoint = env.get("DAPR_HTTP_ENDPOINT") or (
             f"http://{env.get('DAPR_RUNTIME_HOST') or '127.0.0.1'}:"
             f"{env.get('DAPR_HTTP_PORT') or DEFAULT_DAPR_HTTP_PORT}")
-        return cls(name, int(port_text), env.get("PANDORA_PUBSUB_HOST") or "127.0.0.1", endpoint.rstrip("/"))
+        age_text = env.get("PANDORA_PUBSUB_MAX_AGE") or str(DEFAULT_MAX_AGE)
+        try:
+            max_age = float(age_text)
+        except ValueError:
+            raise ValueError(f"PANDORA_PUBSUB_MAX_AGE must be a number of seconds, got {age_text!r}") from None
+        return cls(name, int(port_text), env.get("PANDORA_PUBSUB_HOST") or "127.0.0.1", endpoint.rstrip("/"),
+                   max_age)

@@ -92,10 +92,11 @@ class Backend:
         await self.publish(topic, json.dumps(data))
         return sent
 
-    async def publish_cloud_event(self, topic: str, event_id: str, data: Any) -> None:
-        """A CloudEvent with its own id, as a redelivery carries it (the sidecar passes the id through)."""
+    async def publish_cloud_event(self, topic: str, event_id: str, data: Any, time: str | None = None) -> None:
+        """A CloudEvent with its own id (as a redelivery carries it) and, if given, its own publishing time (the
+        sidecar passes both through)."""
         event = {"specversion": "1.0", "id": event_id, "source": "backend", "type": "com.example.start",
-                 "datacontenttype": "application/json", "data": data}
+                 "datacontenttype": "application/json", "data": data, **({"time": time} if time else {})}
         await self.publish(topic, json.dumps(event), "application/cloudevents+json")
 
 

@@ -158,8 +158,12 @@ async def test_malformed_starts_each_get_an_info_message_and_are_dropped_and_the
                                       tmp_path / "bot.log") as bot:
                 for published, _ in bad:
                     await shop.publish(topics.START, published)
-                infos = await shop.wait(topics.INFO, count=len(bad), timeout=60)
-                await wait_for(lambda: bot.answered("DROP") == len(bad), timeout=20, what="every delivery dropped")
+                # And a start published hours ago, as a new subscriber is handed a Redis stream from its beginning.
+                await shop.publish_cloud_event(topics.START, "stale", {"voiceChannelId": str(world.voice.id)},
+                                               time="2026-01-01T00:00:00Z")
+                infos = await shop.wait(topics.INFO, count=len(bad) + 1, timeout=60)
+                await wait_for(lambda: bot.answered("DROP") == len(bad) + 1, timeout=20,
+                               what="every delivery dropped")
                 assert world.guild.voice_channel_of(world.bot.id) is None  # nothing was started
                 # Still serving: a good start records.
                 await shop.publish_json(topics.START, {"voiceChannelId": str(world.voice.id)})
@@ -167,8 +171,9 @@ async def test_malformed_starts_each_get_an_info_message_and_are_dropped_and_the
                 await shop.publish_json(topics.STOP, {})
                 await shop.wait(topics.STOPPED)
             assert bot.answered("RETRY") == 0
-    texts = [info["data"] for info in infos[: len(bad)]]
+    texts = [info["data"] for info in infos[: len(bad) + 1]]
     assert all(text.startswith("Couldn't start recording") for text in texts)
+    assert any("the request was published" in text for text in texts)
     for _, word in bad:  # each one says what was wrong (deliveries may be answered in any order)
         assert any(word in text for text in texts), (word, texts)
     assert started["recordingId"].isdigit()

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -49,9 +50,10 @@ class FakePublisher:
         return [data for name, data in self.published if name == topic]
 
 
-def cloud_event(data: Any, event_id: str = "m-1") -> dict[str, Any]:
+def cloud_event(data: Any, event_id: str = "m-1", *, published: datetime | None = None) -> dict[str, Any]:
     return {"specversion": "1.0", "id": event_id, "type": "com.dapr.event.sent", "source": "backend",
-            "datacontenttype": "application/json", "data": data, "topic": topics.START, "pubsubname": "pubsub"}
+            "datacontenttype": "application/json", "data": data, "topic": topics.START, "pubsubname": "pubsub",
+            "time": (published or datetime.now(UTC)).isoformat().replace("+00:00", "Z")}
 
 
 @pytest.fixture
@@ -160,3 +162,17 @@ async def test_stops_end_the_named_channel_or_everything_and_every_ending_is_ack
     await recordings.end(recordings.recordings[0], message="it reached its maximum duration")
     await asyncio.sleep(0.05)
     assert publisher.of(topics.STOPPED)[-1] == {"ids": ["1002"]}
+
+
+async def test_a_message_published_long_ago_is_dropped_as_stale(door) -> None:
+    # A subscriber with a new app id reads a Redis stream from its beginning: old starts must not record.
+    client, recordings, _, publisher = door
+    old = datetime.now(UTC) - timedelta(hours=3)
+    assert await deliver(client, START_ROUTE, cloud_event({"voiceChannelId": str(VOICE)}, "old",
+                                                          published=old)) == "DROP"
+    assert await deliver(client, STOP_ROUTE, cloud_event(None, "old-stop", published=old)) == "DROP"
+    assert recordings.requests == [] and publisher.of(topics.STARTED) == []
+    assert publisher.of(topics.INFO)[0]["data"].startswith("Couldn't start recording: the request was published 1")
+    recent = datetime.now(UTC) - timedelta(minutes=2)
+    assert await deliver(client, START_ROUTE, cloud_event({"voiceChannelId": str(VOICE)}, "new",
+                                                          published=recent)) == "SUCCESS"
