@@ -105,7 +105,8 @@ def test_chart_renders_a_single_recreate_operator_with_liveness_and_the_crd_from
          "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
          "Component", "Component", "Configuration",  # the recorder's Dapr object store, state store, config
          "Service", "Pod",  # the operator's health endpoint and the `helm test` pod that asks it
-         "Deployment", "ServiceAccount", "Role", "RoleBinding"]  # the command front door (tests/frontdoor)
+         "Deployment", "ServiceAccount", "Role", "RoleBinding",  # the command front door (tests/frontdoor)
+         "Component"]  # the front door's pub/sub
     )
     (deployment,) = [doc for doc in docs
                      if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "pandora-operator"]
