@@ -1,4 +1,5 @@
-"""The Discord command front door: ``!record`` / ``/record`` in, recordings out, every outcome answered.
+"""The front doors: Discord commands (``!record`` / ``/record``) and Dapr pub/sub messages in, recordings out,
+every outcome answered.
 
 A command travels one way through these modules:
 
@@ -13,9 +14,10 @@ A command travels one way through these modules:
                 ``on_ended``, and its request, outcome and summary types
 ``local``       ``LocalRecordings``: records in this process with the recorder session (``pandora bot``)
 ``kube``        ``KubernetesRecordings``: creates, stops and watches ``Recording`` resources (``pandora frontdoor``)
+``pubsub``      the Dapr pub/sub bridge: the original Pandora's topics and acks, on the same ``Recordings``
 ``config``      the environment: the original Pandora's variables and ours
 ``commands``    ``pandora bot`` and ``pandora frontdoor``
 
-Import rule (checked by a test): nothing here imports the operator, and the Kubernetes path (``kube``,
+Import rule (checked by a test): nothing here imports the operator, and the Kubernetes path (``kube``, ``pubsub``,
 ``commands.frontdoor`` and what they use) never imports the recorder; only ``local`` and ``commands.bot`` do.
 """

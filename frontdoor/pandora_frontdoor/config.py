@@ -16,6 +16,8 @@ Ours:
                             Pandora's: any member may start; the starter or a manager may end)
 ``PANDORA_COMMAND_GUILDS``  comma-separated guild ids: register slash commands in these guilds only (they update
                             instantly) instead of globally
+
+The pub/sub bridge's (``PUBSUB_NAME``, ``DAPR_SERVER_PORT``, ...) are in ``pandora_frontdoor.pubsub.topics``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pandora_frontdoor.access import AccessMode, AccessPolicy
+from pandora_frontdoor.pubsub.topics import PubSubConfig
 
 DISABLE_VARIABLES = ("DISABLE_INTERACTIONS", "DISABLE_INTERACTION")
 
@@ -43,6 +46,7 @@ class FrontDoorConfig:
     interactions: bool = True
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     command_guilds: frozenset[int] = frozenset()
+    pubsub: PubSubConfig | None = None  # the pub/sub bridge, when PUBSUB_NAME is set
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> FrontDoorConfig:
@@ -57,4 +61,5 @@ class FrontDoorConfig:
             interactions=not any(name in env for name in DISABLE_VARIABLES),
             policy=AccessPolicy(mode, _ids(env.get("PANDORA_ACCESS_ROLES"), "PANDORA_ACCESS_ROLES")),
             command_guilds=_ids(env.get("PANDORA_COMMAND_GUILDS"), "PANDORA_COMMAND_GUILDS"),
+            pubsub=PubSubConfig.from_env(env),
         )

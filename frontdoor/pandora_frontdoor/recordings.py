@@ -72,6 +72,7 @@ class StartOutcome:
     result: StartResult
     recording: ActiveRecording | None = None
     reason: str = ""
+    transient: bool = False  # FAILED for now (a service did not answer): the same request may succeed later
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ class OperatorConfig:
     recorder_service_account: str = "pandora-recorder"
     dapr_config: str = "pandora"
     dapr_app_id: str = "pandora-recorder"
+    # The recorder sidecar's request-size limit: each whole file written at the end is one binding request.
+    dapr_max_body_size: str = "64Mi"
     storage_binding: str = DEFAULT_STORAGE_BINDING
     storage_prefix: str = DEFAULT_STORAGE_PREFIX
     # SIGTERM -> final flush -> exit must fit in this; the Dapr sidecar stops only after the recorder has.
@@ -58,6 +60,7 @@ class OperatorConfig:
             ),
             dapr_config=env.get("PANDORA_DAPR_CONFIG", defaults.dapr_config),
             dapr_app_id=env.get("PANDORA_DAPR_APP_ID", defaults.dapr_app_id),
+            dapr_max_body_size=env.get("PANDORA_DAPR_MAX_BODY_SIZE", defaults.dapr_max_body_size),
             # The same names as the recorder's: the chart sets one value for both.
             storage_binding=env.get(ENV_STORAGE_BINDING, defaults.storage_binding),
             storage_prefix=env.get(ENV_STORAGE_PREFIX, defaults.storage_prefix),

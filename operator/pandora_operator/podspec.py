@@ -103,6 +103,8 @@ def build_recorder_pod(
                 "dapr.io/app-id": config.dapr_app_id,
                 "dapr.io/config": config.dapr_config,
                 "dapr.io/enable-native-sidecar": "true",
+                # The whole files written when the recording ends are one binding request each.
+                "dapr.io/max-body-size": config.dapr_max_body_size,
                 "pandora.dev/recording-id": recording_id,
             },
         },

@@ -31,7 +31,8 @@ def recorder_pacer(sink: Sink, token: str, recording_id: int | None, *, clock: C
         from pandora_recorder.sinks.dapr import DaprSink  # already loaded when the recording goes through Dapr
 
         if isinstance(sink, DaprSink):
-            from pandora_recorder.sinks.dapr_pacing import DaprIdentifySlots, DaprStartHistory
+            from pandora.identify.dapr_slots import DaprIdentifySlots
+            from pandora_recorder.sinks.dapr_pacing import DaprStartHistory
 
             slots = DaprIdentifySlots(sink.client, sink.resume.store, token)
             if recording_id is not None:

@@ -162,12 +162,15 @@ def dapr_env(daprd: Daprd, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def daprd_factory(testenv_dir: Path, dapr_components: Path) -> Iterator[Callable[..., Daprd]]:
-    """`daprd_factory(app_id, app_port=None, app_protocol="http")` starts a sidecar for an app; stopped after."""
+    """`daprd_factory(app_id, app_port=None, app_protocol="http", wait_for_app=True, extra_args=())` starts a
+    sidecar for an app (see `start_daprd`); stopped after."""
     _require_daprd()
     started: list[Daprd] = []
 
-    def factory(app_id: str, app_port: int | None = None, app_protocol: str = "http") -> Daprd:
-        sidecar = start_daprd(testenv_dir, dapr_components, app_id, app_port, app_protocol)
+    def factory(app_id: str, app_port: int | None = None, app_protocol: str = "http", *, wait_for_app: bool = True,
+                extra_args: tuple[str, ...] = ()) -> Daprd:
+        sidecar = start_daprd(testenv_dir, dapr_components, app_id, app_port, app_protocol,
+                              wait_for_app=wait_for_app, extra_args=extra_args)
         started.append(sidecar)
         return sidecar
 

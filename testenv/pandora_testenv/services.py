@@ -182,8 +182,13 @@ def start_daprd(
     app_port: int | None = None,
     app_protocol: str = "http",
     timeout: float = 60,
+    wait_for_app: bool = True,
+    extra_args: tuple[str, ...] = (),
 ) -> Daprd:
-    """Start a self-hosted daprd (no placement, no scheduler: state, pub/sub and bindings need neither)."""
+    """Start a self-hosted daprd (no placement, no scheduler: state, pub/sub and bindings need neither).
+
+    daprd reports healthy only once its app listens on ``app_port``; ``wait_for_app=False`` returns as soon as its
+    own APIs answer (``/v1.0/healthz/outbound``), for an app that needs the sidecar's ports before it listens."""
     daprd = binary_path("daprd")
     if not daprd.is_file():
         raise StartError("daprd is not built; run `.venv/bin/pandora-testenv build`")
@@ -210,18 +215,19 @@ def start_daprd(
         ]
         if app_port is not None:
             args += [f"--app-port={app_port}", f"--app-protocol={app_protocol}"]
-        return args
+        return args + list(extra_args)
 
+    probe = "/v1.0/healthz" if wait_for_app else "/v1.0/healthz/outbound"
     process, ports = start_listening(
-        name, daprd_args, 4, lambda ports: _healthz(ports[0]), run_dir, timeout,
+        name, daprd_args, 4, lambda ports: _healthz(ports[0], probe), run_dir, timeout,
         env={"HOME": str(home)}, cwd=home, tie_to_parent=True,
     )
     names = ("http", "grpc", "internal", "metrics")
     return Daprd(app_id, ports[0], ports[1], resources_path, process, app_port, dict(zip(names, ports, strict=True)))
 
 
-def _healthz(http_port: int) -> bool:
+def _healthz(http_port: int, path: str = "/v1.0/healthz") -> bool:
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v1.0/healthz", timeout=2) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}{path}", timeout=2) as response:
         return response.status in (200, 204)

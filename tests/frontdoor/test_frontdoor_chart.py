@@ -60,6 +60,29 @@ def test_chart_renders_one_recreate_front_door_with_the_token_from_the_bot_secre
     assert "x-secret-token" not in str(deployment)
 
 
+def test_front_door_has_its_own_dapr_app_id_for_the_pub_sub_bridge_and_the_shared_identify_slots(
+        kube_cluster, namespace):
+    docs = render_chart(kube_cluster, namespace, "discord.token=x", "frontdoor.pubsub.appPort=50054")
+    template = _front_door(docs)["spec"]["template"]
+    assert template["metadata"]["annotations"] == {
+        "dapr.io/enabled": "true", "dapr.io/app-id": "pandora-frontdoor", "dapr.io/app-port": "50054",
+        "dapr.io/app-protocol": "http",
+    }
+    env = {item["name"]: item.get("value") for item in template["spec"]["containers"][0]["env"]}
+    assert env["PUBSUB_NAME"] == "pandora-pubsub" and env["DAPR_SERVER_PORT"] == "50054"
+    assert env["PANDORA_STATE_STORE"] == "pandora-statestore"
+    (pubsub,) = [d for d in docs if d["kind"] == "Component" and d["metadata"]["name"] == "pandora-pubsub"]
+    assert pubsub["scopes"] == ["pandora-frontdoor"]
+    # Bring your own Component: the bridge stays, the chart renders none.
+    own = render_chart(kube_cluster, namespace, "discord.token=x", "dapr.components=false")
+    assert not [d for d in own if d["kind"] == "Component"]
+    assert "PUBSUB_NAME" in str(_front_door(own))
+    # No sidecar: neither the bridge nor shared slots.
+    bare = _front_door(render_chart(kube_cluster, namespace, "discord.token=x", "frontdoor.dapr.enabled=false"))
+    assert "annotations" not in bare["spec"]["template"]["metadata"]
+    assert "PUBSUB_NAME" not in str(bare) and "PANDORA_STATE_STORE" not in str(bare)
+
+
 def test_with_a_pool_the_front_door_uses_the_first_bot_and_can_be_turned_off(kube_cluster, namespace):
     docs = render_chart(kube_cluster, namespace, "discord.bots.beta=b", "discord.bots.alpha=a",
                         "frontdoor.slashCommands=false")

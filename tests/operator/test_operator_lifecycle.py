@@ -52,6 +52,7 @@ def test_create_runs_a_locked_down_dapr_pod_and_stop_completes_with_location(
     assert annotations["dapr.io/app-id"] == "pandora-recorder"
     assert annotations["dapr.io/config"] == "pandora"
     assert annotations["dapr.io/enable-native-sidecar"] == "true"
+    assert annotations["dapr.io/max-body-size"] == "64Mi"  # whole files at the end: one request each
     spec = pod["spec"]
     assert spec["terminationGracePeriodSeconds"] == 5
     assert spec["restartPolicy"] == "Never"

@@ -106,7 +106,8 @@ def test_chart_renders_a_single_recreate_operator_with_liveness_and_the_crd_from
          "Component", "Component", "Configuration",  # the recorder's Dapr object store, state store, config
          "NetworkPolicy",  # recorder pods' network (tests/charts)
          "Service", "Pod",  # the operator's health endpoint and the `helm test` pod that asks it
-         "Deployment", "ServiceAccount", "Role", "RoleBinding"]  # the command front door (tests/frontdoor)
+         "Deployment", "ServiceAccount", "Role", "RoleBinding",  # the command front door (tests/frontdoor)
+         "Component"]  # the front door's pub/sub
     )
     (deployment,) = [doc for doc in docs
                      if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "pandora-operator"]

@@ -37,8 +37,8 @@ def test_state_save_get_and_etag_conflict(dapr_env, redis_server):
         assert conflict.value.code() == grpc.StatusCode.ABORTED
         assert json.loads(client.get_state(STATE_STORE, key).data) == {"chunk": 2}
 
-    # The value really lives in Redis, under daprd's "<app-id>||<key>" naming.
-    stored = redis.Redis(host=redis_server.host, port=redis_server.port).hgetall(f"pandora-test||{key}")
+    # The value really lives in Redis, under "<store name>||<key>" (keyPrefix: name): every app id sees one key.
+    stored = redis.Redis(host=redis_server.host, port=redis_server.port).hgetall(f"{STATE_STORE}||{key}")
     assert json.loads(stored[b"data"]) == {"chunk": 2}
 
 

@@ -8,6 +8,7 @@ which only an IDENTIFY brings), so every process start IDENTIFYs, and comes thro
 
 ``limits``    the session start limit ``GET /gateway/bot`` reports, and the reserve a process leaves untouched
 ``slots``     IDENTIFY slots per token and bucket, reserved by every process that shares the slot store
+``dapr_slots`` the same slots in a Dapr state store (recorder pods and the Kubernetes front door)
 ``restarts``  crash restarts: how long the next start of one recorder (or bot) waits, from its start history
 ``pacer``     all three before a process's first IDENTIFY, and discord.py's ``before_identify_hook`` for the rest
 """

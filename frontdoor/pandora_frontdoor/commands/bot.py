@@ -1,7 +1,8 @@
 """``pandora bot``: one process that answers Discord commands and records, the original Pandora's way.
 
 Reads the original's environment unchanged (``PANDORA_TOKEN``, ``COMMAND_PREFIX``, ``DISABLE_INTERACTIONS`` /
-``DISABLE_INTERACTION``, ``STORE_NAME``, ``OBJECT_STORE_NAME``; see ``pandora_frontdoor.config``) plus the
+``DISABLE_INTERACTION``, ``STORE_NAME``, ``OBJECT_STORE_NAME``, ``PUBSUB_NAME``, ``DAPR_SERVER_PORT``; see
+``pandora_frontdoor.config`` and ``pandora_frontdoor.pubsub.topics``) plus the
 connection contract (``PANDORA_DISCORD_*``). Records to ``--out`` (default ``recordings/``), or through Dapr
 when ``OBJECT_STORE_NAME`` names a binding and a sidecar answers; keeps the list of running recordings in
 ``--out`` (or the Dapr state store ``STORE_NAME``) so a restart continues them under the same ids.
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from pandora.dapr_env import dapr_http_endpoint, dapr_reachable
 from pandora.discord_connection import DiscordConnection
 from pandora.identify.limits import FRONT_DOOR_RESERVE
 from pandora.identify.pacer import IdentifyPacer
@@ -30,7 +32,7 @@ from pandora_frontdoor.desk import CommandDesk, Hints
 from pandora_frontdoor.local.recordings import LocalRecordings
 from pandora_frontdoor.local.state import DaprStateStore, FileStateStore, StateStore
 from pandora_frontdoor.local.storage import Storage
-from pandora_recorder.sinks.dapr_env import dapr_http_endpoint, dapr_reachable
+from pandora_frontdoor.pubsub.door import PubSubFrontDoor
 
 log = get_logger(__name__)
 
@@ -92,8 +94,8 @@ async def serve(
     storage, state = await asyncio.to_thread(storage_from_env, env, out)
     # Slots shared with the `pandora record` processes of the same folder (pandora_recorder.pacing).
     pacer = IdentifyPacer(FileIdentifySlots(out, env["PANDORA_TOKEN"]), reserve=FRONT_DOOR_RESERVE)
-    if not config.prefix and not config.interactions:
-        log.warning("no COMMAND_PREFIX and interactions disabled: no command will be answered")
+    if not config.prefix and not config.interactions and not config.pubsub:
+        log.warning("no COMMAND_PREFIX, no PUBSUB_NAME and interactions disabled: nothing will be answered")
 
     async def answer(config: FrontDoorConfig) -> None:
         client = FrontDoorClient(config, pacer=pacer, **DiscordConnection.from_env(env).apply())
@@ -101,14 +103,23 @@ async def serve(
         desk = CommandDesk(recordings, config.policy, Hints(config.prefix, config.interactions),
                            ChannelNotices(client))
         client.desk = desk
+        # With these recordings: a login Discord refused (before ready) leaves a bridge that never opened.
+        pubsub = PubSubFrontDoor(config.pubsub, recordings, client) if config.pubsub else None
 
         async def when_ready() -> None:
             continued, lost = await recordings.resume()
             await desk.announce_resumed(continued, lost)
+            if pubsub is not None:
+                await pubsub.open()
             if on_ready is not None:
                 on_ready(recordings)
 
-        await run_client(client, env["PANDORA_TOKEN"], stop, when_ready=when_ready, before_close=recordings.close)
+        async def before_close() -> None:
+            if pubsub is not None:
+                await pubsub.close()
+            await recordings.close()
+
+        await run_client(client, env["PANDORA_TOKEN"], stop, when_ready=when_ready, before_close=before_close)
 
     with stop_on_signals(stop, handle_signals):
         await answer_commands(config, answer)

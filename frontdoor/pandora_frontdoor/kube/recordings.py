@@ -151,7 +151,9 @@ class KubernetesRecordings:
             created = await self.api.create(manifest)
         except (ApiError, aiohttp.ClientError, TimeoutError) as error:
             log.error("Recording not created", name=name, error=str(error))
-            return StartOutcome(StartResult.FAILED, reason=f"the Kubernetes API refused the Recording: {error}")
+            transient = not isinstance(error, ApiError) or error.status >= 500 or error.status == 429
+            return StartOutcome(StartResult.FAILED, reason=f"the Kubernetes API refused the Recording: {error}",
+                                transient=transient)
         log.info("Recording created" if created else "Recording exists already", name=name,
                  channel=request.voice_channel_id)
         if created is not None:

@@ -31,6 +31,7 @@ from pandora_frontdoor.recordings import (
     Summary,
 )
 from pandora_recorder.sinks.base import Sink
+from pandora_recorder.sinks.whole_files import write_whole_files
 from pandora_recorder.voice import RecorderSession, SessionOptions, SessionState, StopReason
 
 log = get_logger(__name__)
@@ -111,7 +112,8 @@ class LocalRecordings:
                 sink, where = await asyncio.to_thread(self.storage.open)
             except (OSError, TimeoutError, ValueError) as error:
                 log.error("storage unavailable", error=str(error))
-                return StartOutcome(StartResult.FAILED, reason=f"the storage is unavailable ({error})")
+                return StartOutcome(StartResult.FAILED, reason=f"the storage is unavailable ({error})",
+                                    transient=True)
             running = self._launch(request, sink, where, recording_id, started_at)
         await self._capturing_or_ended(running)
         if not running.capturing or running.recording is None:
@@ -161,6 +163,10 @@ class LocalRecordings:
         except Exception:
             log.exception("recorder session failed")
         progress = running.session.progress()
+        suspended = self._closing and reason is StopReason.SIGNAL  # shutting down: the next start continues it
+        if running.capturing and not suspended and running.recording is not None and reason not in FAILED:
+            with contextlib.suppress(Exception):  # logged inside; the chunks are complete either way
+                await asyncio.to_thread(write_whole_files, running.sink, int(running.recording.recording_id))
         with contextlib.suppress(Exception):
             await asyncio.to_thread(running.sink.close)
         request = running.request
@@ -176,7 +182,6 @@ class LocalRecordings:
             location=where(int(recording.recording_id)) if recording.recording_id else "",
             message=ENDED_BECAUSE.get(reason, ""),
         )
-        suspended = self._closing and reason is StopReason.SIGNAL  # shutting down: the next start continues it
         if self._by_guild.get(request.guild_id) is running:
             del self._by_guild[request.guild_id]
         if running.capturing and not suspended:

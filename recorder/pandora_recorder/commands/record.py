@@ -12,6 +12,7 @@ from pathlib import Path
 
 import discord
 
+from pandora.dapr_env import dapr_reachable
 from pandora.discord_connection import DiscordConnection
 from pandora.identify.client import PacedClient
 from pandora.identify.pacer import IdentifyPacer
@@ -25,8 +26,8 @@ from pandora_recorder.raw.writer import DEFAULT_FLUSH_INTERVAL
 from pandora_recorder.report import StatusReporter
 from pandora_recorder.sinks.base import Sink
 from pandora_recorder.sinks.chunked import ChunkedObjectSink
-from pandora_recorder.sinks.dapr_env import dapr_reachable
 from pandora_recorder.sinks.local import LocalFolderSink
+from pandora_recorder.sinks.whole_files import write_whole_files
 from pandora_recorder.voice import RecorderSession, SessionOptions, SessionState, StopReason
 from pandora_recorder.voice.login import log_in
 
@@ -66,12 +67,15 @@ def run(namespace: argparse.Namespace) -> int:
         requester_id=args.requester, text_channel_id=args.text_channel,
         flush_interval=OBJECT_STORE_FLUSH_INTERVAL if isinstance(sink, ChunkedObjectSink) else DEFAULT_FLUSH_INTERVAL,
     )
+    reason: StopReason | None = None
     try:
         reason = asyncio.run(record(token, sink, options))
     except discord.LoginFailure as error:
         log.error("Discord refused the bot token", error=str(error))
         return 1
     finally:
+        if reason is not None and reason not in FAILURES:  # ended: a failure is resumed by the next pod instead
+            write_whole_files(sink, recording_id)
         sink.close()
     print(f"recording {recording_id} stopped ({reason.value}); files in {where(recording_id)}", file=sys.stderr)
     # A non-zero exit makes the operator start a new recorder pod, which resumes the same recording id.

@@ -39,13 +39,18 @@ def metadata(component):
 def test_default_render_has_the_object_store_state_store_and_configuration_the_recorder_names(tmp_path):
     dapr = dapr_docs(helm_template(tmp_path))
     config = OperatorConfig()
-    assert sorted(dapr) == [("Component", DEFAULT_STORAGE_BINDING, "rec"), ("Component", DEFAULT_STATE_STORE, "rec"),
-                            ("Configuration", config.dapr_config, "rec")]
+    assert sorted(dapr) == [("Component", "pandora-pubsub", "rec"), ("Component", DEFAULT_STORAGE_BINDING, "rec"),
+                            ("Component", DEFAULT_STATE_STORE, "rec"), ("Configuration", config.dapr_config, "rec")]
     assert config.storage_binding == DEFAULT_STORAGE_BINDING and config.storage_prefix == DEFAULT_STORAGE_PREFIX
     store = dapr[("Component", DEFAULT_STORAGE_BINDING, "rec")]
     state = dapr[("Component", DEFAULT_STATE_STORE, "rec")]
-    for component in (store, state):
-        assert component["scopes"] == [config.dapr_app_id]
+    pubsub = dapr[("Component", "pandora-pubsub", "rec")]
+    assert store["scopes"] == [config.dapr_app_id]
+    # The front door reserves its IDENTIFY slots in the recorders' state store, under keys every app id shares.
+    assert state["scopes"] == [config.dapr_app_id, "pandora-frontdoor"]
+    assert metadata(state)["keyPrefix"]["value"] == "name"
+    assert pubsub["spec"]["type"] == "pubsub.redis" and pubsub["scopes"] == ["pandora-frontdoor"]
+    assert "value" not in metadata(pubsub)["redisPassword"]
     fields = metadata(store)
     assert store["spec"]["type"] == "bindings.aws.s3" and fields["decodeBase64"]["value"] == "true"
     # Credentials only by Secret reference, never as values.
@@ -73,11 +78,12 @@ def test_values_choose_bucket_endpoint_binding_and_namespaces(tmp_path):
         "storage.s3.forcePathStyle=true", "storage.s3.credentialsSecret=null", "stateStore.redis.host=redis:6380",
         "recorder.recorderNamespaces={other}", "dapr.config=rec-config",
     ))
-    assert sorted(key[2] for key in dapr) == ["other", "other", "other", "rec", "rec", "rec"]
+    assert sorted(key[2] for key in dapr) == ["other", "other", "other", "rec", "rec", "rec", "rec"]
     fields = metadata(dapr[("Component", "rec-store", "other")])
     assert fields["bucket"]["value"] == "audio" and fields["endpoint"]["value"] == "http://minio:9000"
     assert fields["forcePathStyle"]["value"] == "true" and "accessKey" not in fields
     assert metadata(dapr[("Component", "pandora-statestore", "rec")])["redisHost"]["value"] == "redis:6380"
+    assert metadata(dapr[("Component", "pandora-pubsub", "rec")])["redisHost"]["value"] == "redis:6380"
     assert ("Configuration", "rec-config", "other") in dapr
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from pandora.identify.dapr_slots import DaprIdentifySlots
 from pandora.identify.limits import SessionStartLimit
 from pandora.identify.slots import IDENTIFY_WINDOW, SLOT_SPACING
 from pandora_recorder.pacing import recorder_pacer
-from pandora_recorder.sinks.dapr_pacing import DaprIdentifySlots
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "core" / "identify"))
 from fake_time import FakeTime
