@@ -14,6 +14,7 @@ and lists it in `unsaved`.
 
 from __future__ import annotations
 
+import enum
 import re
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from pandora.logging import get_logger
 from pandora_recorder.sinks.objects import ObjectStore
-from pandora_recorder.sinks.outage import REMIND_EVERY, OutageLog
+from pandora_recorder.sinks.outage import REMIND_EVERY, StoreOutage
 from pandora_recorder.sinks.spill import SpillFile, SpillFolder
 
 log = get_logger(__name__)
@@ -81,6 +82,12 @@ class _File:
         return self.chunks[-1][0] + 1 if self.chunks else 0
 
 
+class _Round(enum.Enum):
+    DONE = "done"
+    STORE_FAILED = "store failed"  # an upload failed: back off
+    ACTIONS_LEFT = "actions left"  # every chunk is up, an action failed: it runs again later
+
+
 @dataclass(frozen=True)
 class Unsaved:
     """What `close` could not get into the store: `size` bytes of `name`, kept in `spilled_to` (None: lost)."""
@@ -131,7 +138,7 @@ class ChunkedObjectSink:
         self._uploader: threading.Thread | None = None
         self._failure: BaseException | None = None  # why the uploader stopped for good (another recorder took over)
         self._closed = False
-        self._outage = OutageLog("object store")
+        self._outage = StoreOutage("object store", retry_first=RETRY_FIRST, retry_cap=RETRY_CAP)
         self._drop_logged = -REMIND_EVERY
 
     # -- Sink ---------------------------------------------------------------------------------------------
@@ -275,13 +282,14 @@ class ChunkedObjectSink:
 
     def _upload_loop(self) -> None:
         delay = RETRY_FIRST
+        retry_in: float | None = None  # None: wait for the next flush
         while True:
-            self._wake.wait()
+            self._wake.wait(retry_in)
             self._wake.clear()
             if self._stopping.is_set():
                 return
             try:
-                done = self._upload_round()
+                outcome = self._upload_round()
             except Exception as failure:  # before_upload or an action refused: this sink must stop writing
                 with self._changed:
                     self._failure = failure
@@ -291,22 +299,24 @@ class ChunkedObjectSink:
                 return
             with self._changed:
                 self._changed.notify_all()
-            if done:
+            if outcome is not _Round.STORE_FAILED:
                 delay = RETRY_FIRST
+                # An action that failed (the state store is away) paces itself; chunks go on at every flush.
+                retry_in = RETRY_CAP if outcome is _Round.ACTIONS_LEFT else None
                 continue
-            if self._stopping.wait(delay):
+            if self._stopping.wait(delay):  # flushes do not hurry a retry against a store that is away
                 return
             delay = min(delay * 2, RETRY_CAP)
-            self._wake.set()
+            retry_in = 0
 
-    def _upload_round(self) -> bool:
-        """Upload what waits now, users before headers before data, then run the due actions. False: retry."""
+    def _upload_round(self) -> _Round:
+        """Upload what waits now, users before headers before data, then run the due actions."""
         with self._lock:
             limits = {name: file.waiting for name, file in self._files.items() if file.waiting}
             actions, self._due = self._due, {}
             self._busy = bool(actions)
         if not limits and not actions:
-            return True
+            return _Round.DONE
         self.before_upload()
         for name in sorted(limits, key=_upload_rank):
             left = limits[name]
@@ -314,7 +324,7 @@ class ChunkedObjectSink:
                 sent = self._upload_next(name, left)
                 if sent is None:
                     self._requeue(actions)
-                    return False
+                    return _Round.STORE_FAILED
                 left -= sent
         for key, action in list(actions.items()):
             try:
@@ -323,11 +333,11 @@ class ChunkedObjectSink:
                 raise
             except Exception:  # the action's owner logs why; it runs again after the next uploads
                 self._requeue(actions)
-                return False
+                return _Round.ACTIONS_LEFT
             del actions[key]
         with self._lock:
             self._busy = False
-        return True
+        return _Round.DONE
 
     def _upload_next(self, name: str, left: int) -> int | None:
         """Upload the next chunk of `name` (at most `left` bytes); its size, or None when the store failed."""

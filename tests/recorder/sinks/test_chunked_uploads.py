@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from pandora_recorder.sinks.chunked import ChunkedObjectSink, chunk_key
+from pandora_recorder.sinks.chunked import RETRY_CAP, ChunkedObjectSink, chunk_key
 from pandora_recorder.sinks.objects import StoredObject
 from pandora_recorder.sinks.spill import SpillFolder
 
@@ -199,7 +199,7 @@ def test_actions_run_once_the_bytes_before_them_are_stored_and_are_retried_until
     assert not sink.wait_stored(timeout=0.6)
     assert attempts == []
     store.down = False  # the object store is back, the record store not yet
-    assert not sink.wait_stored(timeout=1.5)
+    assert not sink.wait_stored(timeout=RETRY_CAP + 0.5)  # a failed action runs again by itself
     assert store.joined("7.ogg.data") == b"onetwo" and set(attempts) == {"second"} and len(attempts) >= 2
     record_store_down = False
     assert sink.wait_stored(timeout=10)
