@@ -6,6 +6,7 @@
   outage, which are what a test compares against.
 * `RestartableRedis`: Debian's redis-server with an append-only file, stopped (SIGTERM, or SIGKILL) and started
   again on the same port with its data, as a Redis pod restarting behind its Service.
+* `OutageStack`: both, with a bucket of its own and a daprd rendered against them (`start_outage_stack`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import socket
 import struct
 import subprocess
 import threading
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pandora_testenv.processes import ManagedProcess, StartError, free_port, log_tail, start, wait_until
-from pandora_testenv.services import REDIS_SERVER, RedisServer
+from pandora_testenv.services import REDIS_SERVER, Daprd, RedisServer, S3Server, render_components, start_daprd
 
 _RELAY_BUFFER = 256 * 1024
 
@@ -178,3 +182,38 @@ def _redis_ping(port: int) -> bool:
     import redis
 
     return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+
+
+@dataclass
+class OutageStack:
+    """A daprd whose object store (`bucket` in moto, through `link`) and state store (`redis`) can be taken away."""
+
+    s3: S3Server  # moto, reached directly (not through the link)
+    bucket: str
+    link: TcpLink
+    redis: RestartableRedis
+    daprd: Daprd
+
+    def files(self, prefix: str) -> dict[str, bytes]:
+        return self.s3.chunk_files(prefix, self.bucket)
+
+    def object_count(self, prefix: str) -> int:
+        return self.s3.object_count(prefix, self.bucket)
+
+    def close(self) -> None:
+        self.daprd.stop()
+        self.link.close()
+        self.redis.stop()
+
+
+def start_outage_stack(run_dir: Path, s3: S3Server, name: str | None = None) -> OutageStack:
+    """A bucket `name` in `s3` behind a new `TcpLink`, a new `RestartableRedis`, and a daprd (app id `name`)
+    running components/ against both, its files under `run_dir/name`."""
+    name = name or f"outage-{uuid.uuid4().hex[:8]}"
+    s3.client().create_bucket(Bucket=name)
+    endpoint = urlparse(s3.endpoint)
+    link = TcpLink((endpoint.hostname or "127.0.0.1", endpoint.port or 80)).start()
+    redis = RestartableRedis(run_dir, f"redis-{name}").start()
+    components = render_components(run_dir / name / "components", redis.server, S3Server(link.url, name, s3.process),
+                                   run_dir / name / "objects")
+    return OutageStack(s3, name, link, redis, start_daprd(run_dir, components, app_id=name))

@@ -1,17 +1,12 @@
-"""Storage a test may take away: its own daprd on its own Redis (stopped and restarted on the same port) and a
-bucket of its own behind a TCP link to the session's moto (cut and restored on the same port); what landed in the
-bucket read straight from moto; and four speakers feeding a raw writer at real-time pace."""
+"""Storage a test may take away (`pandora_testenv.outages.OutageStack`: its own daprd, Redis and bucket), what
+landed in a bucket read straight from moto, and four speakers feeding a raw writer at real-time pace."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from dapr.clients import DaprClient
 
@@ -21,23 +16,15 @@ from pandora_recorder.raw.format import file_name, parse_users
 from pandora_recorder.raw.ogg import read_pages
 from pandora_recorder.sinks.dapr import DaprSink
 from pandora_recorder.sinks.spill import SpillFolder
-from pandora_testenv.outages import RestartableRedis, TcpLink
-from pandora_testenv.services import OBJECT_STORE, STATE_STORE, Daprd, S3Server, render_components, start_daprd
+from pandora_testenv.outages import OutageStack
+from pandora_testenv.services import OBJECT_STORE, STATE_STORE, S3Server
 
 FRAME_SECONDS = 0.02
 
 
-def joined_chunks(s3_server: S3Server, prefix: str, bucket: str | None = None) -> dict[str, bytes]:
+def joined_chunks(s3_server: S3Server, prefix: str) -> dict[str, bytes]:
     """File name -> its chunks concatenated in chunk-number order, read straight from S3 (not through Dapr)."""
-    client = s3_server.client()
-    bucket = bucket or s3_server.bucket
-    chunks: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    for page in client.get_paginator("list_objects").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", ()):
-            name, number = re.fullmatch(r".*/(.+)\.(\d{6,})", item["Key"]).groups()
-            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            chunks[name].append((int(number), body))
-    return {name: b"".join(body for _, body in sorted(parts)) for name, parts in chunks.items()}
+    return s3_server.chunk_files(prefix)
 
 
 def tracks_in(files: dict[str, bytes], recording_id: int) -> dict[int, list[tuple[int, bytes]]]:
@@ -53,14 +40,10 @@ def tracks_in(files: dict[str, bytes], recording_id: int) -> dict[int, list[tupl
 
 @dataclass
 class OutageStorage:
-    """Storage of one test: `link.cut()` / `link.restore()` the object store, `redis.stop()` / `redis.start()`
+    """Storage of one test: `stack.link.cut()` / `.restore()` the object store, `stack.redis.stop()` / `.start()`
     the state store."""
 
-    s3: S3Server  # the session's moto, reached directly (not through the link)
-    bucket: str
-    link: TcpLink
-    redis: RestartableRedis
-    daprd: Daprd
+    stack: OutageStack
     spill_dir: Path
     prefix: str = "r/"
     sinks: list[DaprSink] = field(default_factory=list)
@@ -73,34 +56,18 @@ class OutageStorage:
         return sink
 
     def files(self, recording_id: int) -> dict[str, bytes]:
-        return joined_chunks(self.s3, f"{self.prefix}{recording_id}/", self.bucket)
+        return self.stack.files(f"{self.prefix}{recording_id}/")
 
     def object_count(self) -> int:
-        pages = self.s3.client().get_paginator("list_objects").paginate(Bucket=self.bucket, Prefix=self.prefix)
-        return sum(len(page.get("Contents", ())) for page in pages)
+        return self.stack.object_count(self.prefix)
 
     def spilled(self) -> list[Path]:
         return sorted(self.spill_dir.rglob("*.spill"))
 
-
-def start_outage_storage(testenv_dir: Path, s3_server: S3Server, tmp_path: Path) -> OutageStorage:
-    name = f"outage-{uuid.uuid4().hex[:8]}"
-    s3_server.client().create_bucket(Bucket=name)
-    endpoint = urlparse(s3_server.endpoint)
-    link = TcpLink((endpoint.hostname or "127.0.0.1", endpoint.port or 80)).start()
-    redis = RestartableRedis(testenv_dir, f"redis-{name}").start()
-    components = render_components(tmp_path / "components", redis.server,
-                                   S3Server(link.url, name, s3_server.process), tmp_path / "objects")
-    daprd = start_daprd(testenv_dir, components, app_id=name)
-    return OutageStorage(s3_server, name, link, redis, daprd, tmp_path / "spill")
-
-
-def stop_outage_storage(storage: OutageStorage) -> None:
-    for sink in storage.sinks:
-        sink.close(timeout=1)
-    storage.daprd.stop()
-    storage.link.close()
-    storage.redis.stop()
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close(timeout=1)
+        self.stack.close()
 
 
 class Talkers(threading.Thread):

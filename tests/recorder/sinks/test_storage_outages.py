@@ -17,7 +17,7 @@ import time
 
 import pytest
 from recorder_testkit import simulated_scene
-from storage_testkit import Talkers, speaker_of, start_outage_storage, stop_outage_storage, tracks_in
+from storage_testkit import OutageStorage, Talkers, speaker_of, tracks_in
 
 from pandora_recorder.raw import RawRecordingWriter
 from pandora_recorder.raw.format import file_name
@@ -25,6 +25,7 @@ from pandora_recorder.sinks.chunked import RETRY_CAP
 from pandora_recorder.sinks.spill import ENV_SPILL_DIR
 from pandora_simulator.testing import wait_for
 from pandora_testenv.cache import missing_binaries
+from pandora_testenv.outages import start_outage_stack
 from pandora_testenv.services import OBJECT_STORE
 
 pytestmark = [pytest.mark.dapr, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -37,11 +38,11 @@ MEMORY_BOUND = 256 * 1024  # ~7 s of four speakers here: a 20 s outage must spil
 def storage(testenv_dir, s3_server, tmp_path, monkeypatch):
     if missing_binaries(["daprd"]):
         pytest.skip("daprd is not built: run `.venv/bin/pandora-testenv build`")
-    created = start_outage_storage(testenv_dir, s3_server, tmp_path)
-    for key, value in created.daprd.env().items():
+    created = OutageStorage(start_outage_stack(testenv_dir, s3_server), tmp_path / "spill")
+    for key, value in created.stack.daprd.env().items():
         monkeypatch.setenv(key, value)
     yield created
-    stop_outage_storage(created)
+    created.close()
 
 
 def record_through(storage, outage_start, outage_end, *, recording_id, before=4.0, after=4.0):
@@ -78,7 +79,7 @@ def assert_every_frame_stored(storage, talkers, recording_id):
 
 def test_object_store_away_then_back_loses_no_frame_and_memory_stays_bounded(storage, capsys):
     talkers, sink, peak_memory, uploaded_during = record_through(
-        storage, storage.link.cut, storage.link.restore, recording_id=7201)
+        storage, storage.stack.link.cut, storage.stack.link.restore, recording_id=7201)
     files = assert_every_frame_stored(storage, talkers, 7201)
     assert uploaded_during == 0  # the outage was real: nothing reached the bucket
     assert len(talkers.sent[talkers.users[0]]) >= (OUTAGE_SECONDS + 6) / 0.02
@@ -93,7 +94,7 @@ def test_object_store_away_then_back_loses_no_frame_and_memory_stays_bounded(sto
 
 def test_state_store_away_then_back_loses_no_frame_and_uploads_go_on(storage, capsys):
     talkers, sink, peak_memory, uploaded_during = record_through(
-        storage, storage.redis.stop, storage.redis.start, recording_id=7202)
+        storage, storage.stack.redis.stop, storage.stack.redis.start, recording_id=7202)
     files = assert_every_frame_stored(storage, talkers, 7202)
     # Audio kept going up while Redis was away (each round also waits for Redis to fail, then backs off).
     assert uploaded_during >= OUTAGE_SECONDS / RETRY_CAP / 2
@@ -133,7 +134,7 @@ async def test_a_recorder_stopped_while_the_object_store_is_away_says_what_it_ke
         await joined(first)
         await alice.speak(seconds=1.0)
         await asyncio.sleep(1.0)  # uploaded
-        storage.link.cut()
+        storage.stack.link.cut()
         await alice.speak(seconds=1.0)
         first.send_signal(signal.SIGTERM)
         stdout, stderr = await asyncio.wait_for(first.communicate(), 30)
@@ -144,7 +145,7 @@ async def test_a_recorder_stopped_while_the_object_store_is_away_says_what_it_ke
         assert "closed before the object store took every byte" in output
         assert f"of {file_name(recording_id, 'data')} not in the store; kept in {spill_dir}" in output
 
-        storage.link.restore()
+        storage.stack.link.restore()
         second = await asyncio.create_subprocess_exec(
             *command, "--max-duration", "4", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
