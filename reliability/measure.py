@@ -49,12 +49,12 @@ class SpeakerFigures:
     in_windows: int = 0  # missing, sent inside a fault window
     lost: int = 0  # missing outside every fault window, beyond what the network dropped
     network_lost: int = 0  # dropped by the simulator's fault plan: never delivered
-    longest_gap: float = 0.0  # seconds spanned by the longest run of consecutive missing frames
+    longest_gap: float = 0.0  # seconds of audio in the longest run of missing frames (no stored one between)
     out_of_order: int = 0
     corrupt: int = 0  # stored under a sent frame's timestamp with other bytes
     duplicates: int = 0
     unexpected: int = 0  # stored frames nobody sent
-    fault_gaps: list[float] = field(default_factory=list)  # per fault: seconds of this speaker's audio it cost
+    fault_gaps: list[float] = field(default_factory=list)  # per fault: seconds of this speaker's audio in its window
     lost_runs: list[tuple[float, float]] = field(default_factory=list)  # (from, to) monotonic, the lost frames
 
 
@@ -99,22 +99,20 @@ def figures(speech: Speech, stored: list[tuple[int, bytes]], faults: list[Fault]
             result.out_of_order += 1
         last_index = max(last_index, index)
     windows = _windows(speech.frames, kept, faults)
-    first_missing: list[float | None] = [None] * len(windows)
     result.fault_gaps = [0.0] * len(windows)
-    run_start: SentFrame | None = None
+    run = 0  # missing frames since the last stored one (pauses between bursts hold no audio, so none is lost)
     missing_outside = 0
     previous_time = float("nan")
     for frame, was_kept in zip(speech.frames, kept, strict=True):
         if was_kept:
-            run_start = None
+            run = 0
             previous_time = frame.time
             continue
-        run_start = run_start or frame
-        result.longest_gap = max(result.longest_gap, frame.time - run_start.time + FRAME_SECONDS)
+        run += 1
+        result.longest_gap = max(result.longest_gap, run * FRAME_SECONDS)
         inside = [number for number, (start, end) in enumerate(windows) if start < frame.time < end]
         for number in inside:
-            first = first_missing[number] = first_missing[number] or frame.time
-            result.fault_gaps[number] = frame.time - first + FRAME_SECONDS
+            result.fault_gaps[number] += FRAME_SECONDS
         if inside:
             result.in_windows += 1
         else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pandora_simulator import DiscordSimulator, SimBot, SimChannel, SimGuild
 from pandora_simulator.testing import wait_for
+from pandora_simulator.voice_connection import VoiceConnection
 
 SAMPLE_EVERY = 0.25
 
@@ -25,7 +26,7 @@ class Life:
     started: float
     process: asyncio.subprocess.Process
     log: Path
-    stale: object | None  # the bot's voice connection when it started (a killed life's, still seated a while)
+    stale: VoiceConnection | None  # the bot's voice connection when it started (a killed life's, still seated a while)
     exit_code: int | None = None
 
 
@@ -47,7 +48,7 @@ class RecorderProcess:
     def current(self) -> Life:
         return self.lives[-1]
 
-    def _connection(self) -> object | None:
+    def _connection(self) -> VoiceConnection | None:
         return self.sim.voice.room(self.voice.id).clients.get(self.bot.id)
 
     async def start(self) -> None:
@@ -112,11 +113,13 @@ class RecorderProcess:
                 self.peak_rss_kib = max(self.peak_rss_kib, _peak_rss_kib(life.process.pid))
             await asyncio.sleep(SAMPLE_EVERY)
 
-    def stop_line(self) -> str:
-        """The current life's last `recording N stopped (reason)` line, or its last line."""
+    def stop_reason(self) -> str:
+        """Why the current life stopped, from its `recording N stopped (reason); ...` line, or its last line."""
         lines = self.current.log.read_text(errors="replace").splitlines()
         stopped = [line for line in lines if line.startswith("recording ") and " stopped (" in line]
-        return (stopped or lines or ["no output"])[-1][:200]
+        if stopped:
+            return stopped[-1].split(" stopped (", 1)[1].split(")", 1)[0]
+        return (lines or ["no output"])[-1][:200]
 
     def output(self) -> str:
         return "".join(life.log.read_text(errors="replace") for life in self.lives)

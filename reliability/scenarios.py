@@ -128,7 +128,7 @@ async def _wait_voice_back(scene: Stage, timeout: float = RECONNECT_TIMEOUT) -> 
         if process.returncode is None:
             await scene.recorder.voice.wait_dave_settled(timeout=timeout)
             return None
-        trouble = f"the recorder exited {process.returncode} ({scene.recorder.stop_line()})"
+        trouble = f"exited {process.returncode} ({scene.recorder.stop_reason()})"
     except AssertionError:
         trouble = f"not reconnected within {timeout:.0f} s"
         await scene.recorder.kill()

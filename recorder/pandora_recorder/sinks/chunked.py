@@ -268,6 +268,11 @@ class ChunkedObjectSink:
                 if recording_folder(self.prefix, name) == folder:
                     file.chunks = []
 
+    def pending_actions(self) -> list[Hashable]:
+        """Keys of the `when_stored` actions that have not run (yet, or ever, after `close`)."""
+        with self._lock:
+            return list(self._due)
+
     def buffered_bytes(self) -> int:
         """Bytes appended but not yet uploaded (in memory and spilled)."""
         with self._lock:

@@ -70,8 +70,14 @@ class DaprSink(ChunkedObjectSink):
             self.resume.ensure_owner(recording_id)
 
     def close(self, timeout: float | None = None) -> None:
+        if self._closed:
+            return
         try:
             super().close(timeout)
+            unsaved = [key[1] for key in self.pending_actions() if isinstance(key, tuple) and key[0] == "resume"]
+            if unsaved:  # nothing is lost: a resumed recording reads its files from where the last record points
+                log.warning("closed before the state store took the last resume record", recording_ids=unsaved,
+                            store_away_seconds=self.resume.outage.seconds_away())
         except ResumeConflict as conflict:  # the other recorder owns the files now: leave them alone
             log.error("recording taken over by another recorder; its last bytes from here are not uploaded",
                       error=str(conflict), unsent=self.buffered_bytes())

@@ -159,3 +159,19 @@ async def test_a_recorder_stopped_while_the_object_store_is_away_says_what_it_ke
     tracks = tracks_in(storage.files(recording_id), recording_id)
     assert [opus for _, opus in tracks[alice.id]] == alice.sent_frames  # before, during and after the outage
 
+
+
+def test_a_sink_closed_while_the_state_store_is_away_says_the_resume_record_is_not_saved(storage, capsys):
+    sink = storage.sink()
+    sink.append("7204.ogg.data", b"audio")
+    sink.save_resume(7204, {"dataSize": 0})
+    assert sink.wait_stored(timeout=10)
+    storage.stack.redis.stop()
+    sink.append("7204.ogg.data", b" more")
+    sink.save_resume(7204, {"dataSize": 5})
+    sink.close(timeout=8)  # each round first checks the owner, and a call to the absent Redis takes seconds
+    assert sink.unsaved == []  # every byte is in the bucket: nothing to spill, `pandora record` exits 0
+    assert "closed before the state store took the last resume record" in capsys.readouterr().out
+    assert storage.files(7204)["7204.ogg.data"] == b"audio more"
+    storage.stack.redis.start()
+    assert storage.sink().load_resume(7204) == {"dataSize": 0}  # the older record: a resume re-reads the rest
