@@ -21,6 +21,7 @@ from pandora_simulator.testing import wait_for
 from stage import DaprStorage, Result, Stage, on_stage
 
 CRASH_GAP_TARGET = 1.5  # seconds of audio one SIGKILL may cost (standalone), issue 12
+RESTART_TIMEOUT = 45.0  # a restarted recorder not recording by then is noted, killed and started again
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,35 @@ async def sigkill(options: Options, run_dir: Path, _storage: DaprStorage | None)
     async with on_stage("sigkill", run_dir, speakers=options.speakers, seed=options.seed, storage=None) as scene:
         start = time.monotonic()
         slot = options.seconds / options.kills
+        notes: list[str] = []
         for number in range(options.kills):
             await _sleep_until(start + slot * number + scene.rng.uniform(0.2, 0.8) * slot)
             scene.fault("SIGKILL")
             await scene.recorder.kill()
             await scene.recorder.start()
-            await scene.recorder.wait_recording()
+            while (trouble := await _recording_within(scene, RESTART_TIMEOUT)) is not None:
+                notes.append(f"restart after kill {number + 1}: {trouble}; killed and started again")
+                await scene.recorder.kill()
+                await scene.recorder.start()
             scene.recovered()
         await _sleep_until(start + options.seconds)
     result = _result(scene, "sigkill", options.seconds)
+    result.notes += notes
     gaps = result.fault_gaps()
     result.target = f"no delivered frame lost outside crash windows; crash gap <= {CRASH_GAP_TARGET} s"
     result.passed = _no_loss(result) and bool(gaps) and max(gaps) <= CRASH_GAP_TARGET
     return result
+
+
+async def _recording_within(scene: Stage, timeout: float) -> str | None:
+    """None once the current life records; else what happened instead."""
+    try:
+        await scene.recorder.wait_recording(timeout)
+    except RuntimeError as exited:
+        return str(exited).split(";")[0]
+    except (AssertionError, TimeoutError):
+        return f"not recording within {timeout:.0f} s"
+    return None
 
 
 VOICE_CLOSES: tuple[int | str, ...] = (4015, 4006, 1006, "TCP reset")
