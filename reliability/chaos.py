@@ -35,6 +35,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--voice-closes", type=int, default=12)
     parser.add_argument("--churn-minutes", type=float, default=2.0)
+    parser.add_argument("--burst", type=int, default=50, help="Recordings applied at once (operator-kill)")
+    parser.add_argument("--operator-kill-every", type=float, default=20.0, metavar="S")
+    parser.add_argument("--apiserver-down", type=float, default=10.0, metavar="S",
+                        help="how long the API server stays away (apiserver-restart)")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--only", help=f"comma-separated scenarios (of {', '.join(SCENARIOS)})")
     parser.add_argument("--run-dir", type=Path, help="where logs and recordings go (default: a new temp folder)")
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = Options(minutes=args.minutes, speakers=args.speakers, seed=args.seed, kills=args.kills,
                       voice_closes=args.voice_closes, churn_minutes=args.churn_minutes,
-                      outage_minutes=args.outage_minutes)
+                      outage_minutes=args.outage_minutes, burst=args.burst,
+                      operator_kill_every=args.operator_kill_every, apiserver_down_seconds=args.apiserver_down)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="pandora-chaos-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     log_to_file(run_dir / "harness.log")

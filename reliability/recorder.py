@@ -42,6 +42,7 @@ class RecorderProcess:
     args: list[str] = field(default_factory=list)  # e.g. ["--storage", "local", "--out", DIR]
     lives: list[Life] = field(default_factory=list)
     peak_rss_kib: int = 0
+    tokens: set[str] = field(default_factory=set)  # every token a life was given (the simulator may replace it)
     _sampler: asyncio.Task[None] | None = None
 
     @property
@@ -56,6 +57,7 @@ class RecorderProcess:
         log = self.run_dir / f"recorder-{len(self.lives) + 1:02d}.log"
         env = {**os.environ, **self.sim.connection_env(self.bot), **self.env}
         stale = self._connection()
+        self.tokens.add(self.bot.token)
         if self.lives and self.current.exit_code is None:
             self.current.exit_code = self.current.process.returncode  # it ended by itself
         with log.open("wb") as out:
@@ -104,6 +106,7 @@ class RecorderProcess:
             self._sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sampler
+            self._sampler = None  # a later start() samples again
         return life.exit_code
 
     async def _sample(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cluster import ControlPlaneWorld, OnCluster, recording_manifest
 from pandora_simulator import FaultPlan
 from pandora_simulator.testing import wait_for
 from stage import DaprStorage, Result, Stage, on_stage
@@ -34,6 +35,9 @@ class Options:
     churn_minutes: float = 2.0
     outage_minutes: float = 5.0
     outage_lead_seconds: float = 60.0  # recording before the store goes away (and at least as long after)
+    burst: int = 50  # Recordings applied at once in operator-kill
+    operator_kill_every: float = 20.0
+    apiserver_down_seconds: float = 10.0
 
     @property
     def seconds(self) -> float:
@@ -66,7 +70,7 @@ async def sigkill(options: Options, run_dir: Path, _storage: DaprStorage | None)
     result.notes += notes
     gaps = result.fault_gaps()
     result.target = f"no delivered frame lost outside crash windows; crash gap <= {CRASH_GAP_TARGET} s"
-    result.passed = _no_loss(result) and bool(gaps) and max(gaps) <= CRASH_GAP_TARGET
+    result.passed = _tidy(result) and _no_loss(result) and bool(gaps) and max(gaps) <= CRASH_GAP_TARGET
     return result
 
 
@@ -111,7 +115,7 @@ async def voice_close(options: Options, run_dir: Path, storage: DaprStorage | No
     result = _result(scene, "voice-close", options.seconds)
     result.notes += notes
     result.target = "no delivered frame lost outside the reconnect windows; the recorder reconnects by itself"
-    result.passed = _no_loss(result) and not notes
+    result.passed = _tidy(result) and _no_loss(result) and not notes
     return result
 
 
@@ -163,7 +167,7 @@ async def udp(options: Options, run_dir: Path, storage: DaprStorage | None) -> R
     result = _result(scene, "udp", options.seconds)
     result.notes.append(f"dropped by the network plan: {sum(s.network_lost for s in result.speakers)}")
     result.target = "every delivered frame stored once, in order"
-    result.passed = _no_loss(result) and all(s.out_of_order == 0 for s in result.speakers)
+    result.passed = _tidy(result) and _no_loss(result) and all(s.out_of_order == 0 for s in result.speakers)
     return result
 
 
@@ -187,7 +191,7 @@ async def dave_churn(options: Options, run_dir: Path, storage: DaprStorage | Non
     result = _result(scene, "dave-churn", options.seconds)
     result.notes.append(f"{changes} joins/leaves of {churner.name}")
     result.target = "0 frames lost of the members who stayed"
-    result.passed = all(s.sent == s.stored for s in result.speakers) and _clean(result)
+    result.passed = _tidy(result) and all(s.sent == s.stored for s in result.speakers) and _clean(result)
     return result
 
 
@@ -221,7 +225,8 @@ async def _store_down(name: str, options: Options, run_dir: Path, storage: DaprS
     backlog = [line for line in scene.recorder.output().splitlines() if "reachable again" in line]
     result.notes += [_short(line) for line in backlog[:2]]
     result.target = "0 frames lost; recorder exits 0"
-    result.passed = all(s.sent == s.stored for s in result.speakers) and _clean(result) and result.exit_codes[-1] == 0
+    result.passed = (_tidy(result) and all(s.sent == s.stored for s in result.speakers) and _clean(result)
+                     and result.exit_codes[-1] == 0)
     return result
 
 
@@ -236,6 +241,11 @@ def _result(scene: Stage, name: str, seconds: float) -> Result:
     return scene.result(name, seconds, list(scene.talk.speeches.values()))
 
 
+def _tidy(result: Result) -> bool:
+    """The bot token appears in nothing the harness collected (issue 12, item 6)."""
+    return not result.token_leaks
+
+
 def _clean(result: Result) -> bool:
     return all(s.corrupt == 0 and s.duplicates == 0 and s.unexpected == 0 for s in result.speakers)
 
@@ -244,11 +254,121 @@ def _no_loss(result: Result) -> bool:
     return all(s.lost == 0 for s in result.speakers) and _clean(result)
 
 
-def placeholder(name: str, why: str) -> Callable[[Options, Path, DaprStorage | None], Awaitable[Result]]:
-    async def run(_options: Options, _run_dir: Path, _storage: DaprStorage | None) -> Result:
-        return Result(name, 0.0, [], 0.0, notes=[why], target="(not run)")
+async def operator_kill(options: Options, run_dir: Path, _storage: DaprStorage | None) -> Result:
+    """A burst of `burst` Recordings applied at once on the local control plane, the operator SIGKILLed a second
+    after and every `operator_kill_every` s from then on (and started again at once), while the first Recording's
+    recorder records the talking members."""
+    world = await _control_plane(run_dir / "operator-kill")
+    launcher = OnCluster(world, recordings=options.burst, name_prefix="burst")
+    kills: list[float] = []
+    try:
+        killer = asyncio.create_task(_kill_operator(world, launcher, options.operator_kill_every, kills))
+        async with on_stage("operator-kill", run_dir, speakers=options.speakers, seed=options.seed, storage=None,
+                         launcher=launcher) as scene:
+            start = time.monotonic()
+            all_recording = await _all_in_phase(world, options.burst, "Recording", start + options.seconds)
+            await _sleep_until(start + options.seconds)
+            killer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await killer
+            checks = await asyncio.to_thread(_one_pod_each, world, options.burst)
+        completed = await _all_in_phase(world, options.burst, "Completed", time.monotonic() + 90)
+        await asyncio.to_thread(world.dump)
+        result = _result(scene, "operator-kill", options.seconds)
+    finally:
+        await asyncio.to_thread(world.close)
+    result.notes += [
+        f"operator SIGKILLed {len(kills)} times (first {kills[0] - launcher.started_at:.1f} s after the burst, then "
+        f"every {options.operator_kill_every:g} s)" if kills else "operator never killed",
+        f"all {options.burst} Recordings Recording " + (f"{all_recording - launcher.started_at:.1f} s after the burst"
+                                                         if all_recording else "NEVER"),
+        *checks, *launcher.notes,
+        f"after spec.stop all {options.burst} Completed" if completed else "after spec.stop NOT all Completed",
+    ]
+    result.target = ("0 frames lost; every Recording Recording with exactly one pod, none restarted; all Completed "
+                     "after spec.stop")
+    result.passed = (_tidy(result) and _no_loss(result) and bool(all_recording) and not checks[1:]
+                     and bool(completed) and len(result.exit_codes) == 1)
+    return result
 
-    return run
+
+async def apiserver_restart(options: Options, run_dir: Path, _storage: DaprStorage | None) -> Result:
+    """One Recording on the local control plane; halfway through, the API server stopped, kept away
+    `apiserver_down_seconds` and started again. Then a new Recording must get its pod (the operator watches
+    again) while the first goes on."""
+    world = await _control_plane(run_dir / "apiserver-restart")
+    launcher = OnCluster(world, recordings=1, name_prefix="rec")
+    notes: list[str] = []
+    try:
+        async with on_stage("apiserver-restart", run_dir, speakers=options.speakers, seed=options.seed,
+                         storage=None, launcher=launcher) as scene:
+            start = time.monotonic()
+            await _sleep_until(start + options.seconds / 2)
+            away = await asyncio.to_thread(world.restart_apiserver, options.apiserver_down_seconds)
+            notes.append(f"API server away {away:.1f} s at {time.monotonic() - away - start:.0f} s")
+            if world.operator.process.poll() is not None:
+                notes.append(f"the operator EXITED {world.operator.process.returncode} with the API server away")
+                await asyncio.to_thread(world.operator.start)
+            guild = scene.sim.create_guild("After", bots=[scene.recorder.bot])
+            await asyncio.to_thread(world.apply, [recording_manifest(
+                "rec-after", guild.id, guild.create_voice_channel("General").id)])
+            if not await _all_in_phase(world, 2, "Recording", time.monotonic() + 60):
+                notes.append(f"a Recording created after the restart NOT Recording within 60 s: {world.phases()}")
+            await _sleep_until(start + options.seconds)
+            summary, *wrong = await asyncio.to_thread(_one_pod_each, world, 2)
+            notes += [summary, *(f"{line} NOT as expected" for line in wrong)]
+        completed = await _all_in_phase(world, 2, "Completed", time.monotonic() + 90)
+        await asyncio.to_thread(world.dump)
+        result = _result(scene, "apiserver-restart", options.seconds)
+    finally:
+        await asyncio.to_thread(world.close)
+    result.notes += [*notes, *launcher.notes, "after spec.stop both Completed" if completed else
+                     f"after spec.stop NOT both Completed: {completed}"]
+    result.target = ("0 frames lost; the recording goes on with its one pod; a Recording created after the restart "
+                     "gets its pod; both Completed after spec.stop")
+    result.passed = (_tidy(result) and _no_loss(result) and bool(completed) and len(result.exit_codes) == 1
+                     and not [note for note in notes if "NOT" in note or "EXITED" in note])
+    return result
+
+
+async def _control_plane(folder: Path) -> ControlPlaneWorld:
+    folder.mkdir(parents=True, exist_ok=True)
+    return await asyncio.to_thread(ControlPlaneWorld, folder)
+
+
+async def _kill_operator(world: ControlPlaneWorld, launcher: OnCluster, every: float, kills: list[float]) -> None:
+    """SIGKILL the operator a second after the burst was applied, then every `every` s; start it again at once."""
+    await wait_for(lambda: launcher.started_at > 0, timeout=300, what="the burst")
+    await _sleep_until(launcher.started_at + 1.0)
+    while True:
+        kills.append(time.monotonic())
+        await asyncio.to_thread(world.operator.kill)
+        await asyncio.to_thread(world.operator.start)
+        await _sleep_until(kills[-1] + every)
+
+
+async def _all_in_phase(world: ControlPlaneWorld, count: int, phase: str, deadline: float) -> float | None:
+    """When all `count` Recordings were in `phase` (monotonic), or None at the deadline."""
+    while time.monotonic() < deadline:
+        phases = await asyncio.to_thread(world.phases)
+        if len(phases) == count and all(value == phase for value in phases.values()):
+            return time.monotonic()
+        await asyncio.sleep(1.0)
+    return None
+
+
+def _one_pod_each(world: ControlPlaneWorld, count: int) -> list[str]:
+    """A summary line, then one line per thing wrong: pods other than `<recording>-rec-0`, restarts."""
+    statuses = world.statuses()
+    names = sorted(pod["metadata"]["name"] for pod in world.pods())
+    expected = sorted(f"{name}-rec-0" for name in statuses)
+    restarts = {name: status.get("restarts") for name, status in statuses.items() if status.get("restarts") != 0}
+    wrong = []
+    if names != expected:
+        wrong.append(f"pods {sorted(set(names) - set(expected))} beyond, {sorted(set(expected) - set(names))} missing")
+    if restarts:
+        wrong.append(f"restarts not 0: {dict(list(restarts.items())[:5])}")
+    return [f"{len(names)} pods for {len(statuses)} of {count} Recordings", *wrong]
 
 
 SCENARIOS: dict[str, Callable[[Options, Path, DaprStorage | None], Awaitable[Result]]] = {
@@ -258,9 +378,7 @@ SCENARIOS: dict[str, Callable[[Options, Path, DaprStorage | None], Awaitable[Res
     "dave-churn": dave_churn,
     "object-store-down": object_store_down,
     "state-store-down": state_store_down,
-    "operator-kill": placeholder(
-        "operator-kill", "needs the operator branch: operator SIGKILLed every 20 s during a burst of 50 Recordings"),
-    "apiserver-restart": placeholder(
-        "apiserver-restart", "needs the operator branch: the API server restarted mid-recording"),
+    "operator-kill": operator_kill,
+    "apiserver-restart": apiserver_restart,
 }
 NEEDS_DAPR = {"voice-close", "udp", "dave-churn", "object-store-down", "state-store-down"}

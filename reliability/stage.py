@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from measure import Fault, SpeakerFigures, Speech, figures, stored_frames
 from pandora_recorder.sinks.spill import ENV_SPILL_DIR
@@ -23,6 +24,7 @@ from pandora_testenv.outages import OutageStack, start_outage_stack
 from pandora_testenv.services import OBJECT_STORE, start_s3
 from recorder import RecorderProcess
 from talk import Talk
+from token_scan import leaks, leaks_in, scanned_files
 
 # After the last burst, before SIGTERM: the last datagrams are read and pass the reorder hold (a stop closes the
 # voice socket first, so what is still in flight then is not the recorder's loss to count).
@@ -62,6 +64,8 @@ class Result:
     target: str = ""
     passed: bool | None = None
     started: float = 0.0  # monotonic time of the first frame sent: the origin of the times in notes
+    token_leaks: list[str] = field(default_factory=list)  # `path:line` of everything collected holding the token
+    token_scanned_files: int = 0
 
     @property
     def sent(self) -> int:
@@ -77,6 +81,33 @@ class Result:
         return [max(column) for column in zip(*gaps, strict=True)] if gaps else []
 
 
+class Launcher(Protocol):
+    """Who starts the recorder and stops it: the harness itself (`Direct`), or an operator on a control plane
+    (`cluster.OnCluster`, which gives each life the recording id and arguments of its pod)."""
+
+    async def start(self, recorder: RecorderProcess) -> None: ...
+
+    async def stop(self, recorder: RecorderProcess) -> None: ...
+
+    def private(self) -> list[Path]:
+        """Folders that hold the token by design (etcd's data, with the bot pool Secret): not scanned."""
+        ...
+
+
+class Direct:
+    """`pandora record` started by the harness, stopped with SIGTERM."""
+
+    async def start(self, recorder: RecorderProcess) -> None:
+        await recorder.start()
+        await recorder.wait_recording()
+
+    async def stop(self, recorder: RecorderProcess) -> None:
+        await recorder.stop()
+
+    def private(self) -> list[Path]:
+        return []
+
+
 @dataclass
 class Stage:
     sim: DiscordSimulator
@@ -90,6 +121,7 @@ class Stage:
     faults: list[Fault] = field(default_factory=list)
     fault_labels: list[str] = field(default_factory=list)
     network_lost: dict[int, int] = field(default_factory=dict)  # user id -> packets the fault plan dropped
+    private: list[Path] = field(default_factory=list)  # not scanned for the token (see `Launcher.private`)
 
     def fault(self, label: str) -> None:
         """A fault is injected now; `recovered()` says when the recorder records again."""
@@ -119,20 +151,29 @@ class Stage:
                 self.network_lost[member.id] = self.network_lost.get(member.id, 0) + injector.stats["lost"]
 
     def result(self, scenario: str, seconds: float, speeches: list[Speech]) -> Result:
-        stored = stored_frames(self.files(), self.recorder.recording_id)
+        """The figures, and a scan of everything collected so far under the run folder (every scenario's
+        recorder output, simulator, daprd and Redis logs, spill files, recordings) for this bot's token."""
+        files = self.files()
+        stored = stored_frames(files, self.recorder.recording_id)
         speakers = [figures(speech, stored.get(speech.user_id, []), self.faults, self.network_lost.get(
             speech.user_id, 0)) for speech in speeches]
         started = min((speech.frames[0].time for speech in speeches if speech.frames), default=0.0)
+        run_dir = self.recorder.run_dir.parent
+        found = leaks([run_dir], self.recorder.tokens, skip=self.private) + [
+            f"stored object {name}" for name, data in files.items() if leaks_in(data, self.recorder.tokens)]
         return Result(scenario, seconds, speakers, self.recorder.peak_rss_kib / 1024, list(self.faults),
-                      list(self.fault_labels), [life.exit_code for life in self.recorder.lives], started=started)
+                      list(self.fault_labels), [life.exit_code for life in self.recorder.lives], started=started,
+                      token_leaks=found, token_scanned_files=scanned_files([run_dir], skip=self.private) + len(files))
 
 
 @contextlib.asynccontextmanager
 async def on_stage(name: str, run_dir: Path, *, speakers: int, seed: int, storage: DaprStorage | None,
-                faults: FaultPlan | None = None, extra_members: int = 0) -> AsyncIterator[Stage]:
+                faults: FaultPlan | None = None, extra_members: int = 0,
+                launcher: Launcher | None = None) -> AsyncIterator[Stage]:
     """A recording of `speakers` talking members (plus `extra_members` silent ones, not in voice), recorded by
-    `pandora record` into `storage` (None: a local folder). Yields once the recorder records and everybody talks;
-    on leaving, the members finish their bursts and the recorder gets SIGTERM."""
+    `pandora record` into `storage` (None: a local folder), started and stopped by `launcher` (default: `Direct`).
+    Yields once the recorder records and everybody talks; on leaving, the members finish their bursts and the
+    recorder is stopped."""
     rng = random.Random(seed)
     scenario_dir = run_dir / name
     scenario_dir.mkdir(parents=True, exist_ok=True)
@@ -152,15 +193,16 @@ async def on_stage(name: str, run_dir: Path, *, speakers: int, seed: int, storag
         else:
             env, args = storage.recorder_env(prefix, scenario_dir / "spill"), ["--storage", "dapr"]
         recorder = RecorderProcess(sim, bot, guild, voice, recording_id, scenario_dir, env, args)
-        await recorder.start()
-        await recorder.wait_recording()
+        launcher = launcher or Direct()
+        await launcher.start(recorder)
         talk = Talk(sim, members[:speakers], rng.randrange(1 << 30))
         talk.start()
-        scene = Stage(sim, members, recorder, talk, storage, prefix, scenario_dir / "recording", rng)
+        scene = Stage(sim, members, recorder, talk, storage, prefix, scenario_dir / "recording", rng,
+                      private=launcher.private())
         try:
             yield scene
         finally:
             await talk.stop()
             scene.count_network_losses()
             await asyncio.sleep(SETTLE_SECONDS)
-            await recorder.stop()
+            await launcher.stop(recorder)

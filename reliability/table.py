@@ -59,5 +59,9 @@ def render(results: list[Result]) -> str:
         details += odd + lost + result.notes
         if result.exit_codes:
             details.append(f"recorder exit codes: {result.exit_codes}")
+        if result.token_scanned_files:
+            details.append(f"bot token IN {len(result.token_leaks)} LINES: {', '.join(result.token_leaks[:3])}"
+                           if result.token_leaks else
+                           f"bot token in none of the {result.token_scanned_files} files collected")
         lines.append(f"{result.scenario}: " + "; ".join(details))
     return "\n".join(lines)
