@@ -224,9 +224,9 @@ async def _store_down(name: str, options: Options, run_dir: Path, storage: DaprS
     result.notes.append(f"store away {outage:.0f} s")
     backlog = [line for line in scene.recorder.output().splitlines() if "reachable again" in line]
     result.notes += [_short(line) for line in backlog[:2]]
-    result.target = "0 frames lost; recorder exits 0"
-    result.passed = (_tidy(result) and all(s.sent == s.stored for s in result.speakers) and _clean(result)
-                     and result.exit_codes[-1] == 0)
+    result.target = "0 frames lost, all in order; recorder exits 0"
+    result.passed = (_tidy(result) and all(s.sent == s.stored and s.out_of_order == 0 for s in result.speakers)
+                     and _clean(result) and result.exit_codes[-1] == 0)
     return result
 
 

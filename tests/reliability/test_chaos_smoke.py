@@ -86,5 +86,6 @@ def test_dave_churn_loses_no_frame_of_the_members_who_stayed(storage, tmp_path):
 def test_a_storage_outage_loses_no_frame(storage, tmp_path, scenario):
     result = play(scenario, storage, tmp_path)
     assert [(s.sent, s.stored) for s in result.speakers] == [(s.sent, s.sent) for s in result.speakers]
+    assert [s.out_of_order for s in result.speakers] == [0] * len(result.speakers)
     assert result.exit_codes == [0]
     assert any("reachable again" in note for note in result.notes)  # the store really went away
