@@ -4,6 +4,7 @@ speaker and the recorder's peak memory. Run by hand (it takes about an hour at t
 smoke version is tests/reliability/test_chaos_smoke.py.
 
     .venv/bin/python reliability/chaos.py [--minutes 10] [--outage-minutes 5] [--only sigkill,udp] [--seed 12]
+    .venv/bin/python reliability/chaos.py --table RUN_DIR/results.jsonl [MORE/results.jsonl]   # one table again
 
 Needs daprd built (`pandora-testenv build`), redis-server and moto (the dev extra). Logs of every recorder life, the
 simulator's and daprd's are kept under the run folder it names.
@@ -42,6 +43,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--only", help=f"comma-separated scenarios (of {', '.join(SCENARIOS)})")
     parser.add_argument("--run-dir", type=Path, help="where logs and recordings go (default: a new temp folder)")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS",
+                        help="run nothing: print the table of earlier runs' results.jsonl files")
     return parser.parse_args(argv)
 
 
@@ -73,6 +76,10 @@ def log_to_file(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.table:
+        print(render([Result.from_json(json.loads(line)) for path in args.table
+                      for line in path.read_text().splitlines() if line.strip()]))
+        return 0
     names = args.only.split(",") if args.only else list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from measure import Fault, SpeakerFigures, Speech, figures, stored_frames
 from pandora_recorder.sinks.spill import ENV_SPILL_DIR
@@ -74,6 +74,13 @@ class Result:
     @property
     def stored(self) -> int:
         return sum(speaker.stored for speaker in self.speakers)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """A result as `chaos.py` wrote it to results.jsonl."""
+        speakers = [SpeakerFigures(**{**speaker, "lost_runs": [tuple(run) for run in speaker["lost_runs"]]})
+                    for speaker in data["speakers"]]
+        return cls(**{**data, "speakers": speakers, "faults": [tuple(fault) for fault in data["faults"]]})
 
     def fault_gaps(self) -> list[float]:
         """Per fault, the most audio one speaker lost to it (seconds)."""
