@@ -10,7 +10,8 @@ recording silently. The rest of Pandora calls what is below by what it does:
 - ``libsodium_path``: the libsodium that PyNaCl bundles, for the recorder's GIL-holding XChaCha20 call;
 - ``HookedVoiceClient``: a ``discord.VoiceClient`` that hands every voice-gateway message to
   ``on_voice_gateway_message``, feeds UDP datagrams to listeners, reads the connection's DAVE state, asks for a new
-  DAVE key, and can send in AES-256-GCM.
+  DAVE key, and can send in AES-256-GCM; its connection state (``ReaderWakingConnectionState``) wakes discord.py's
+  socket reader when a reconnect replaces the UDP socket.
 
 discord.py is imported at the top: only code that runs discord.py imports this module (``pandora.discord_connection``
 does so inside ``apply()``, so the core stays importable without it). PyNaCl is imported where it is used: the
@@ -19,6 +20,8 @@ operator image has discord.py without its voice extras.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 import discord.gateway
 import discord.http
-from discord.voice_state import VoiceConnectionState
+from discord.voice_state import ConnectionFlowState, VoiceConnectionState
 
 from pandora.logging import get_logger
 
@@ -67,6 +70,11 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(f"{CONNECTION_STATE}.__init__", "hook",
              "awaited after discord.py handled each JSON voice-gateway message: op 4 key, op 5 SSRC, DAVE ids"),
     Internal(VOICE_CLIENT, "_connection", "the VoiceConnectionState behind a voice client"),
+    Internal(CONNECTION_STATE, "_create_socket",
+             "makes the UDP socket of each connection: where ReaderWakingConnectionState wakes the socket reader"),
+    Internal(CONNECTION_STATE, "socket", "the connection's UDP socket"),
+    Internal("discord.voice_state.ConnectionFlowState", "got_ip_discovery", "a reconnect past IP discovery"),
+    Internal("discord.voice_state.ConnectionFlowState", "connected", "a connection fully up"),
     Internal(CONNECTION_STATE, "add_socket_listener",
              "every UDP datagram, on discord.py's socket reader thread: the only receive path discord.py has"),
     Internal(CONNECTION_STATE, "remove_socket_listener", "stop receiving before the final flush"),
@@ -119,6 +127,55 @@ def libsodium_path() -> str:
     return str(nacl._sodium.__file__)
 
 
+class ReaderWakingConnectionState(VoiceConnectionState):
+    """discord.py's socket reader thread waits in ``select()`` on the UDP socket, 30 s at a time. A reconnect that is
+    no resume (voice close 4006, 1006, a TCP reset) closes that socket and makes a new one, but a ``select()`` already
+    waiting listens to the old socket only: the reader missed the new socket's IP discovery reply for up to 30 s, the
+    reconnect stalled after the voice READY, and the recording ended as voice_lost. So each socket is kept open by a
+    duplicate of its descriptor until the next one exists; then datagrams to the old one (re-pointed at a local
+    sender: a connected UDP socket takes datagrams from its peer only) wake the reader every 0.1 s, so that it looks
+    at its descriptor again and finds the reply, until the new connection is past IP discovery."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._previous_socket: socket.socket | None = None
+        self._waking: asyncio.Task[None] | None = None
+
+    def _create_socket(self) -> None:
+        super()._create_socket()
+        previous, self._previous_socket = self._previous_socket, self.socket.dup()
+        if previous is not None:
+            self._waking = asyncio.get_running_loop().create_task(self._wake_reader(previous))
+
+    async def disconnect(self, *, force: bool = True, cleanup: bool = True, wait: bool = False) -> None:
+        try:
+            await super().disconnect(force=force, cleanup=cleanup, wait=wait)
+        finally:
+            if cleanup and self._previous_socket is not None:
+                self._previous_socket.close()
+                self._previous_socket = None
+
+    async def _wake_reader(self, previous: socket.socket) -> None:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker:
+                waker.bind(("127.0.0.1", 0))
+                previous.connect(waker.getsockname())
+                old = ("127.0.0.1", previous.getsockname()[1])
+                for _ in range(WAKE_TRIES):
+                    if self.state in (ConnectionFlowState.got_ip_discovery, ConnectionFlowState.connected):
+                        break
+                    waker.sendto(b"\0", old)
+                    await asyncio.sleep(WAKE_EVERY)
+        except OSError as error:
+            log.debug("could not wake the socket reader", error=str(error))
+        finally:
+            previous.close()
+
+
+WAKE_EVERY = 0.1
+WAKE_TRIES = 150  # 15 s: the session gives a voice connection up after 10 s without it (voice_lost)
+
+
 class HookedVoiceClient(discord.VoiceClient):
     """``discord.VoiceClient`` with the voice internals a receiving client needs, under names that say what they do.
 
@@ -132,7 +189,7 @@ class HookedVoiceClient(discord.VoiceClient):
         super().__init__(client, channel)  # type: ignore[arg-type]
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return VoiceConnectionState(self, hook=self._voice_gateway_hook)
+        return ReaderWakingConnectionState(self, hook=self._voice_gateway_hook)
 
     async def _voice_gateway_hook(self, _ws: Any, message: dict[str, Any]) -> None:
         try:

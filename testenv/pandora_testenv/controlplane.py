@@ -4,6 +4,7 @@ kwok with one fake node, every process on 127.0.0.1 with free ports, state under
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,8 +17,10 @@ from pandora_testenv.processes import (
     ManagedProcess,
     StartError,
     any_running,
+    start,
     start_listening,
     stop_all,
+    stop_pid_file,
     wait_until,
 )
 
@@ -269,3 +272,21 @@ def down(directory: Path, timeout: float = 15.0) -> None:
     stop_all(directory.resolve(), STOP_ORDER, timeout)
     (directory / STATE_FILE).unlink(missing_ok=True)
 
+
+
+def restart_apiserver(
+    plane: ControlPlane, down_seconds: float = 0.0, timeout: float = 120.0, tie_to_parent: bool = False
+) -> float:
+    """Stop the API server (SIGTERM), keep it down `down_seconds`, start it again with the same flags on the same
+    port, and wait until it is ready; how long clients had no API server. etcd, and so every object, stays."""
+    pid_file = plane.directory / "pids" / "kube-apiserver.pid"
+    pid = int(pid_file.read_text().split()[0])
+    args = [arg.decode() for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if arg]
+    stopped = time.monotonic()
+    stop_pid_file(pid_file)
+    time.sleep(down_seconds)
+    pki = create_pki(plane.directory / "pki")
+    api = AdminApi(plane.server, pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin"))
+    process = start("kube-apiserver", args, plane.directory, tie_to_parent=tie_to_parent)
+    wait_until(process, lambda: api.get("/readyz")[0] == 200, timeout, "ready")
+    return time.monotonic() - stopped

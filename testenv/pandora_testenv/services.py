@@ -3,6 +3,7 @@ redis-server), an S3 server (moto's), and daprd itself with our components/ rend
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,23 @@ class S3Server:
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
         )
+
+    def chunk_files(self, prefix: str, bucket: str | None = None) -> dict[str, bytes]:
+        """File name -> its chunk objects `<prefix>.../<name>.<n>` joined in number order, read straight from the
+        bucket (not through Dapr): what a reader of the bucket gets."""
+        client = self.client()
+        chunks: dict[str, list[tuple[int, bytes]]] = {}
+        for page in client.get_paginator("list_objects").paginate(Bucket=bucket or self.bucket, Prefix=prefix):
+            for item in page.get("Contents", ()):
+                match = re.fullmatch(r".*/(.+)\.(\d{6,})", item["Key"])
+                if match:
+                    body = client.get_object(Bucket=bucket or self.bucket, Key=item["Key"])["Body"].read()
+                    chunks.setdefault(match[1], []).append((int(match[2]), body))
+        return {name: b"".join(body for _, body in sorted(parts)) for name, parts in chunks.items()}
+
+    def object_count(self, prefix: str, bucket: str | None = None) -> int:
+        pages = self.client().get_paginator("list_objects").paginate(Bucket=bucket or self.bucket, Prefix=prefix)
+        return sum(len(page.get("Contents", ())) for page in pages)
 
 
 def start_s3(run_dir: Path, bucket: str = "pandora-test", timeout: float = 30, host: str = "127.0.0.1") -> S3Server:

@@ -60,6 +60,11 @@ class RecorderEnv:
 # The subcommand a recorder pod runs (the image's entrypoint is ``pandora``).
 RECORD_COMMAND = "record"
 STORAGE_CHOICES = ("auto", "local", "dapr")
+# How long a stopping recorder waits for an object store that is away: under the pod's 60 s grace period
+# (the operator's stop_grace_seconds), leaving time to leave voice before and for the sidecar after.
+STORE_WAIT_SECONDS = 40.0
+# Exit code of a recorder that stopped with bytes the store never took (they are in the spill folder, or lost).
+EXIT_UNSAVED = 3
 
 
 def _option(flag: str, **argparse_options: Any) -> dict[str, Any]:
@@ -89,6 +94,10 @@ class RecorderArgs:
         "--requester", type=int, metavar="USER_ID", help="who asked for the recording"))
     text_channel: int | None = field(default=None, metadata=_option(
         "--text-channel", type=int, metavar="ID", help="where to post a summary at the end"))
+    store_wait: float = field(default=STORE_WAIT_SECONDS, metadata=_option(
+        "--store-wait", type=float, metavar="S",
+        help=f"when stopping, wait up to S seconds for an object store that is away (default {STORE_WAIT_SECONDS:g});"
+             f" then exit {EXIT_UNSAVED}, naming what was not saved"))
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,15 +18,22 @@ from pandora.identify.client import PacedClient
 from pandora.identify.pacer import IdentifyPacer
 from pandora.identify.restarts import HEALTHY_AFTER
 from pandora.logging import configure_logging, get_logger
-from pandora.recording_api.recorder import ENV_STORAGE_BINDING, ENV_TOKEN, RecorderArgs, RecorderEnv
+from pandora.recording_api.recorder import (
+    ENV_STORAGE_BINDING,
+    ENV_TOKEN,
+    EXIT_UNSAVED,
+    RecorderArgs,
+    RecorderEnv,
+)
 from pandora_recorder.pacing import recorder_pacer
 from pandora_recorder.raw import new_recording_id
 from pandora_recorder.raw.resume import recording_exists
 from pandora_recorder.raw.writer import DEFAULT_FLUSH_INTERVAL
 from pandora_recorder.report import StatusReporter
 from pandora_recorder.sinks.base import Sink
-from pandora_recorder.sinks.chunked import ChunkedObjectSink
+from pandora_recorder.sinks.chunked import ChunkedObjectSink, Unsaved
 from pandora_recorder.sinks.local import LocalFolderSink
+from pandora_recorder.sinks.spill import spill_folder_from_env
 from pandora_recorder.sinks.whole_files import write_whole_files
 from pandora_recorder.voice import RecorderSession, SessionOptions, SessionState, StopReason
 from pandora_recorder.voice.login import log_in
@@ -76,10 +83,25 @@ def run(namespace: argparse.Namespace) -> int:
     finally:
         if reason is not None and reason not in FAILURES:  # ended: a failure is resumed by the next pod instead
             write_whole_files(sink, recording_id)
-        sink.close()
+        unsaved = close_storage(sink, args.store_wait)
     print(f"recording {recording_id} stopped ({reason.value}); files in {where(recording_id)}", file=sys.stderr)
+    if unsaved:
+        for item in unsaved:
+            kept = f"kept in {item.spilled_to}" if item.spilled_to else "LOST (no spill space)"
+            print(f"recording {recording_id}: {item.size} bytes of {item.name} not in the store; {kept}",
+                  file=sys.stderr)
+        return EXIT_UNSAVED
     # A non-zero exit makes the operator start a new recorder pod, which resumes the same recording id.
     return 1 if reason in FAILURES else 0
+
+
+def close_storage(sink: Sink, store_wait: float) -> list[Unsaved]:
+    """Close the sink, waiting up to `store_wait` s for an object store; what it could not save."""
+    if isinstance(sink, ChunkedObjectSink):
+        sink.close(store_wait)
+        return sink.unsaved
+    sink.close()
+    return []
 
 
 def open_storage(choice: str, out: Path) -> tuple[Sink, Callable[[int], str]]:
@@ -93,7 +115,7 @@ def open_storage(choice: str, out: Path) -> tuple[Sink, Callable[[int], str]]:
     if choice == "dapr":
         from pandora_recorder.sinks.dapr import open_dapr_sink  # loads the Dapr SDK only when used
 
-        sink = open_dapr_sink(env.binding, env.storage_prefix, env.state_store)
+        sink = open_dapr_sink(env.binding, env.storage_prefix, env.state_store, spill=spill_folder_from_env())
         return sink, sink.location
     return LocalFolderSink(out), lambda _recording_id: str(out.resolve())
 

@@ -253,7 +253,10 @@ class RawRecordingWriter:
         return track
 
     def _flush(self, force: bool = False, resume_record: bool = False) -> None:
-        if not force and not any(self._pending.values()):
+        if not force and not resume_record and not any(self._pending.values()):
+            # Nothing new, but a sink whose background uploads failed for good raises here: the recorder learns
+            # within a flush interval even while nobody speaks.
+            self.sink.flush()
             return
         # Users before headers before data: resume relies on this order (see raw/resume.py).
         for kind in ("users", "header1", "header2", "data"):

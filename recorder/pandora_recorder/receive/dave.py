@@ -3,7 +3,8 @@
 Rules (DAVE protocol 1.1, "Passthrough Mode", "Protocol Frame Check", "Silence Packets"):
 - the SFU's silence frame ``F8 FF FE`` always passes untransformed;
 - while our MLS group is not ready, a plain frame passes only in a transport-only session (protocol version 0);
-  an end-to-end encrypted frame cannot be read and is dropped - never replaced by anything;
+  an end-to-end encrypted frame cannot be read yet (``DAVE_NOT_READY``): the pipeline holds it for a retry once
+  we are in the group (``retry.py``) and drops it if that does not come in time - never replaced by anything;
 - otherwise davey decides (it applies passthrough itself during transitions) and raises ``ValueError`` on
   failure.
 Recovery: like other DAVE receivers (discord.js voice counts consecutive failures), after ``failure_tolerance``
@@ -114,9 +115,9 @@ class DaveDecryptor:
         return plain
 
     def epoch(self) -> int | None:
-        """Our MLS epoch (None without a group): a change means new keys arrived."""
+        """Our MLS epoch (None without a ready group): a change means new keys arrived."""
         session = self._session_of()
-        return session.epoch if session is not None else None
+        return session.epoch if session is not None and session.ready else None
 
     def _not_ready(self) -> None:
         now = time.monotonic()

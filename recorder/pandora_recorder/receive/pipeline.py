@@ -2,7 +2,7 @@
 
 parse RTP -> transport decrypt (authenticates) -> drop duplicates -> strip extension body and padding ->
 SSRC -> user (hold until op 5) -> DAVE decrypt (hold briefly and retry when the sender's keys are not known
-yet) -> drop silence -> reorder window -> ``submit``.
+yet, or our own group is not ready) -> drop silence -> reorder window -> ``submit``.
 
 ``on_datagram`` runs on discord.py's socket reader thread and does no I/O: ``submit`` must not block (the raw
 writer queues). Voice gateway events (op 4 key, op 5 mapping) and timers arrive on the event loop; a lock
@@ -28,6 +28,9 @@ from pandora_recorder.receive.speakers import SpeakerMap
 from pandora_recorder.receive.transport import TransportDecryptor
 
 log = get_logger(__name__)
+
+# Frames DAVE could not decrypt yet that are held and tried again with newer keys (see retry.py).
+RETRIED = (DropReason.DAVE_FAILED, DropReason.DAVE_NOT_READY)
 
 _Held = tuple[RtpPacket, bytes, float]
 
@@ -119,25 +122,29 @@ class ReceivePipeline:
 
     def _decrypt_and_queue(self, user_id: int, packet: RtpPacket, frame: bytes, arrival: float) -> None:
         retry = self._retry
-        if user_id in retry.epochs and retry.epochs[user_id] != self._dave.epoch():
+        epoch = self._dave.epoch()
+        if user_id in retry.epochs and retry.epochs[user_id] != epoch and epoch is not None:
             self._retry_held(user_id)  # new keys since those failed: older frames first (see retry.py)
         try:
             opus = self._dave.decrypt(user_id, frame)
         except Drop as drop:
-            if drop.reason != DropReason.DAVE_FAILED:
+            if drop.reason not in RETRIED:
                 raise
-            retry.hold(user_id, arrival, (packet, frame, arrival), self._dave.epoch())
+            retry.hold(user_id, arrival, (packet, frame, arrival), self._dave.epoch(), drop.reason)
             return
         self._queue(user_id, packet, opus, arrival)
 
     def _retry_held(self, user_id: int) -> None:
-        for packet, frame, arrival in self._retry.take(user_id):
+        for held_at, (packet, frame, arrival) in self._retry.take(user_id):
             try:
                 opus = self._dave.decrypt(user_id, frame)
                 self.retried += 1
                 self._queue(user_id, packet, opus, arrival)
             except Drop as drop:
-                self.counters[drop.reason] += 1
+                if drop.reason == DropReason.DAVE_NOT_READY:  # the group went again: wait for the next one
+                    self._retry.hold(user_id, held_at, (packet, frame, arrival), None, drop.reason)
+                else:
+                    self.counters[drop.reason] += 1
 
     def _queue(self, user_id: int, packet: RtpPacket, opus: bytes, arrival: float) -> None:
         if opus == SILENCE_FRAME:

@@ -2,10 +2,12 @@
 
 davey (used by discord.py bots) switches a sender to the new epoch's key as soon as it processes a commit, so a
 sender can be a few frames ahead of us while our copy of the commit is still on its way; the same happens with
-a new member's first frames. Those frames are held per sender, with the epoch we were in, and tried again once
-our epoch has changed - before any newer frame of that sender, because DAVE refuses a nonce older than the newest
-it has decrypted under a key. Whatever still fails, overflows or waits longer than ``max_wait`` is dropped and
-counted - never replaced.
+a new member's first frames. And while our own group is being (re)established - a welcome after a re-key, a
+restarted recorder joining - no frame can be read at all. Those frames are held per sender, with the epoch we
+were in (None: no ready group), and tried again once we are in another epoch - before any newer frame of that
+sender, because DAVE refuses a nonce older than the newest it has decrypted under a key. Whatever still fails,
+overflows or waits longer than ``max_wait`` is dropped and counted under the reason it was held for - never
+replaced.
 """
 
 from __future__ import annotations
@@ -27,27 +29,30 @@ class RetryQueue(Generic[Held]):
         self._counters = counters
         self._per_user = per_user
         self._max_wait = max_wait
-        self.waiting: dict[int, deque[tuple[float, Held]]] = {}  # user id -> (arrival, item), oldest first
+        # user id -> (arrival, item, why it could not be decrypted), oldest first
+        self.waiting: dict[int, deque[tuple[float, Held, str]]] = {}
         self.epochs: dict[int, int | None] = {}  # user id -> our epoch when their frames failed
 
-    def hold(self, user_id: int, arrival: float, item: Held, epoch: int | None) -> None:
+    def hold(self, user_id: int, arrival: float, item: Held, epoch: int | None,
+             reason: str = DropReason.DAVE_FAILED) -> None:
         self.epochs[user_id] = epoch
         queue = self.waiting.get(user_id)
         if queue is None:
             queue = self.waiting[user_id] = deque()
         if len(queue) >= self._per_user:
-            queue.popleft()
-            self._counters[DropReason.DAVE_FAILED] += 1
-        queue.append((arrival, item))
+            self._counters[queue.popleft()[2]] += 1
+        queue.append((arrival, item, reason))
 
-    def take(self, user_id: int) -> list[Held]:
-        """Everything held for ``user_id``, oldest first; the caller tries each once more."""
+    def take(self, user_id: int) -> list[tuple[float, Held]]:
+        """(arrival, item) of everything held for ``user_id``, oldest first; the caller tries each once more."""
         self.epochs.pop(user_id, None)
         queue = self.waiting.pop(user_id, None)
-        return [item for _, item in queue] if queue else []
+        return [(arrival, item) for arrival, item, _ in queue] if queue else []
 
     def worth_retrying(self, epoch: int | None) -> list[int]:
-        """Users whose frames failed in an epoch other than ``epoch``."""
+        """Users whose frames failed in an epoch other than ``epoch`` (none without a ready group)."""
+        if epoch is None:
+            return []
         return [user_id for user_id, held_epoch in self.epochs.items() if held_epoch != epoch]
 
     def expire(self, now: float) -> None:
@@ -55,14 +60,14 @@ class RetryQueue(Generic[Held]):
         for user_id in list(self.waiting):
             queue = self.waiting[user_id]
             while queue and queue[0][0] <= deadline:
-                queue.popleft()
-                self._counters[DropReason.DAVE_FAILED] += 1
+                self._counters[queue.popleft()[2]] += 1
             if not queue:
                 del self.waiting[user_id]
                 del self.epochs[user_id]
 
     def drop_all(self) -> None:
         for queue in self.waiting.values():
-            self._counters[DropReason.DAVE_FAILED] += len(queue)
+            for _, _, reason in queue:
+                self._counters[reason] += 1
         self.waiting.clear()
         self.epochs.clear()

@@ -1,8 +1,8 @@
 """Where a recording's bytes go.
 
 The writer only ever appends whole pages and lines, once per flush interval and per file, and reads back only
-to resume. A chunked object-store sink fits the same protocol: `append` buffers, `flush` uploads one numbered
-chunk per file, `read` concatenates chunks, `truncate` drops or rewrites trailing chunks.
+to resume. A chunked object-store sink fits the same protocol: `append` buffers, `flush` has its uploader thread
+put the new bytes up as numbered chunks, `read` concatenates chunks, `truncate` drops or rewrites trailing chunks.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ class Sink(Protocol):
         """Add bytes at the end of `name`, creating it when missing."""
 
     def flush(self) -> None:
-        """Make every appended byte durable (or at least visible to a later `read` in another process)."""
+        """Send every appended byte on its way to durable storage without waiting on the network: a folder
+        writes it; an object-store sink uploads it in the background (its `close` waits for the uploads)."""
 
     def size(self, name: str) -> int:
         """Current length of `name` including appended bytes; 0 when it does not exist. The writer asks after

@@ -1,8 +1,10 @@
 """The recorder's storage in a Kubernetes pod: chunks through a Dapr object-store binding, resume records in the
-Dapr state store. Nothing touches the (read-only) local filesystem."""
+Dapr state store. The local filesystem (read-only in a pod, but for its /tmp emptyDir) is touched only to spill
+what the object store cannot take while it is away (`sinks.spill`)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from dapr.clients import DaprClient
@@ -17,14 +19,19 @@ from pandora.recording_api.recorder import (
 from pandora_recorder.sinks.chunked import DEFAULT_MAX_BUFFER, ChunkedObjectSink
 from pandora_recorder.sinks.dapr_state import DaprResumeStore, ResumeConflict
 from pandora_recorder.sinks.objects import binding_objects
+from pandora_recorder.sinks.spill import SpillFolder
 
 log = get_logger(__name__)
 
 
 class DaprSink(ChunkedObjectSink):
     """Implements `Sink` and `ResumeStore`: `<prefix><id>/<id>.ogg.<kind>.<n>` chunks in `binding`, the resume
-    record in `state_store`. Before each upload it checks that no other recorder has claimed the recording, so a
-    second pod resuming the same id makes this one stop (`ResumeConflict` from `flush`) instead of overwriting."""
+    record in `state_store`, saved on the uploader thread once the chunks it accounts for are stored (so a record
+    never claims bytes the store lacks). Before each round of uploads it checks that no other recorder has claimed
+    the recording, so a second pod resuming the same id makes this one stop (`ResumeConflict` from the next
+    `flush`) instead of overwriting."""
+
+    fatal_errors = (ResumeConflict,)
 
     def __init__(
         self,
@@ -34,8 +41,9 @@ class DaprSink(ChunkedObjectSink):
         state_store: str = DEFAULT_STATE_STORE,
         *,
         max_buffer: int = DEFAULT_MAX_BUFFER,
+        spill: SpillFolder | None = None,
     ) -> None:
-        super().__init__(binding_objects(client, binding), prefix, max_buffer=max_buffer)
+        super().__init__(binding_objects(client, binding), prefix, max_buffer=max_buffer, spill=spill)
         self.client = client
         self.binding = binding
         self.resume = DaprResumeStore(client, state_store, location=f"{binding}/{prefix}")
@@ -53,17 +61,23 @@ class DaprSink(ChunkedObjectSink):
         return record
 
     def save_resume(self, recording_id: int, record: dict[str, Any]) -> None:
+        """Saved once the bytes appended so far are stored; a newer record replaces one still waiting."""
         self._claimed.add(recording_id)
-        self.resume.save_resume(recording_id, record)
+        self.when_stored(("resume", recording_id), functools.partial(self.resume.save_resume, recording_id, record))
 
-    def flush(self) -> None:
-        for recording_id in self._claimed:
+    def before_upload(self) -> None:
+        for recording_id in list(self._claimed):
             self.resume.ensure_owner(recording_id)
-        super().flush()
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        if self._closed:
+            return
         try:
-            super().close()
+            super().close(timeout)
+            unsaved = [key[1] for key in self.pending_actions() if isinstance(key, tuple) and key[0] == "resume"]
+            if unsaved:  # nothing is lost: a resumed recording reads its files from where the last record points
+                log.warning("closed before the state store took the last resume record", recording_ids=unsaved,
+                            store_away_seconds=self.resume.outage.seconds_away())
         except ResumeConflict as conflict:  # the other recorder owns the files now: leave them alone
             log.error("recording taken over by another recorder; its last bytes from here are not uploaded",
                       error=str(conflict), unsent=self.buffered_bytes())
@@ -72,7 +86,11 @@ class DaprSink(ChunkedObjectSink):
 
 
 def open_dapr_sink(
-    binding: str = DEFAULT_STORAGE_BINDING, prefix: str = DEFAULT_STORAGE_PREFIX, state_store: str = DEFAULT_STATE_STORE
+    binding: str = DEFAULT_STORAGE_BINDING,
+    prefix: str = DEFAULT_STORAGE_PREFIX,
+    state_store: str = DEFAULT_STATE_STORE,
+    *,
+    spill: SpillFolder | None = None,
 ) -> DaprSink:
     """A `DaprSink` on the sidecar named by the DAPR_* environment (waits for it like `DaprClient()` does)."""
-    return DaprSink(DaprClient(), binding, prefix, state_store)
+    return DaprSink(DaprClient(), binding, prefix, state_store, spill=spill)

@@ -4,6 +4,10 @@ Each record is saved with first-write concurrency and the etag of this recorder'
 carries an owner token. A recorder that resumes claims the record at once (writing it back under its own owner),
 so the previous holder's next save fails with ABORTED and its next flush sees a foreign owner: it raises
 `ResumeConflict` and stops writing. A claim that loses the race raises `ResumeConflict` instead.
+
+While the state store is away, saves raise (the Dapr sink runs them again after its next uploads) and owner checks
+pass (the etag guard on the next save still holds). Both are tried at most once per retry step (0.5 s doubling to
+10 s): a call to an absent Redis takes daprd seconds to fail, and they share the uploader thread with the chunks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dapr.clients.grpc._state import Concurrency, Consistency, StateOptions
 
 from pandora.logging import get_logger
 from pandora.recording_api.recorder import DEFAULT_STATE_STORE
+from pandora_recorder.sinks.outage import StoreAway, StoreOutage
 
 log = get_logger(__name__)
 
@@ -44,6 +49,7 @@ class DaprResumeStore:
         self.location = location  # e.g. "pandora-recordings/recordings/": where the recordings' files are
         self.owner = owner or uuid.uuid4().hex
         self._etags: dict[int, str] = {}  # recording id -> etag of our last read or write
+        self.outage = StoreOutage("state store")
 
     def load_resume(self, recording_id: int) -> dict[str, Any] | None:
         """The saved record, claimed for this recorder (raises `ResumeConflict` when another one won)."""
@@ -52,22 +58,27 @@ class DaprResumeStore:
         return record
 
     def save_resume(self, recording_id: int, record: dict[str, Any]) -> None:
+        if not self.outage.retry_due():
+            raise StoreAway(f"{self.outage.what} away for {self.outage.seconds_away()} s")
         try:
             self._write(recording_id, record)
         except ResumeConflict:
             raise
-        except Exception as error:  # the sidecar is away: the next flush saves again
-            log.warning("resume record not saved, will retry", recording_id=recording_id, error=str(error))
+        except Exception as error:
+            self.outage.failed(error, recording_id=recording_id, unsaved="resume record")
+            raise
+        self.outage.answered(recording_id=recording_id)
 
     def ensure_owner(self, recording_id: int) -> None:
         """Raise `ResumeConflict` when another recorder has claimed `recording_id` since our last write."""
-        if recording_id not in self._etags:
+        if recording_id not in self._etags or not self.outage.retry_due():
             return
         try:
             owner, _ = self._read(recording_id, remember=False)
         except Exception as error:  # cannot tell; the etag guard on the next save still holds
-            log.warning("could not check the resume record owner", recording_id=recording_id, error=str(error))
+            self.outage.failed(error, recording_id=recording_id, unchecked="resume record owner")
             return
+        self.outage.answered(recording_id=recording_id)
         if owner is not None and owner != self.owner:
             raise ResumeConflict(f"recording {recording_id} was taken over by recorder {owner}")
 

@@ -145,3 +145,17 @@ def test_a_failing_sink_is_reported_not_hidden(tmp_path, make_frame, speaker_of)
     with pytest.raises(RuntimeError, match="raw writer failed"):
         writer.close()
     assert writer.sync(1) is False
+
+
+def test_a_clean_close_leaves_a_resume_record_that_accounts_for_the_whole_data_file(tmp_path, make_frame,
+                                                                                   speaker_of):
+    # Resume records are saved at most every 0.5 s while recording; the one of a clean close must still be the
+    # last word, even when the last frames were flushed already and close() finds nothing new to write.
+    sink = LocalFolderSink(tmp_path)
+    writer = RawRecordingWriter(sink, speaker_of, recording_id=14)
+    for index in range(20):
+        writer.submit(make_frame(101, writer.start_monotonic + index * 0.02, rtp=index * 960))
+        time.sleep(0.03)
+    time.sleep(0.3)  # flushed (every 0.1 s), and the last resume record is older than those frames
+    writer.close()
+    assert sink.load_resume(14)["dataSize"] == (tmp_path / file_name(14, "data")).stat().st_size

@@ -143,6 +143,27 @@ def test_frames_from_a_sender_ahead_of_our_commit_are_decrypted_once_we_catch_up
     assert c.pipeline.counters.total() == 0
 
 
+def test_frames_sent_while_our_welcome_is_on_its_way_are_decrypted_once_we_are_in_the_group(key: bytes) -> None:
+    # A recorder joining (or re-keying, or restarted after a crash): alice already encrypts for the epoch that adds
+    # us while our welcome is still on its way, so our session is not ready yet. Those frames wait, then go in.
+    channel = DaveChannel()
+    channel.join(ALICE)
+    channel.lagging.add(RECORDER)
+    channel.join(RECORDER)
+    c = Call(channel, XCHACHA, key)
+    c.pipeline.on_speaking(ALICE, SSRCS[ALICE])
+    frames = opus_frames(12)
+    for frame in frames[:8]:
+        c.send(ALICE, frame)
+    assert not channel.session(RECORDER).ready and c.out == []
+    channel.catch_up()
+    for frame in frames[8:]:
+        c.send(ALICE, frame)
+    assert c.recorded() == frames
+    assert c.pipeline.retried == 8
+    assert c.pipeline.counters.total() == 0
+
+
 def test_frames_that_never_become_decryptable_are_dropped_after_the_wait(key: bytes) -> None:
     channel = DaveChannel()
     channel.join(RECORDER, ALICE)

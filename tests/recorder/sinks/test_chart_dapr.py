@@ -130,6 +130,7 @@ def test_a_daprd_with_the_charts_configuration_serves_the_recorder_and_nothing_e
         sink.append("3.ogg.data", b"abc")
         sink.flush()
         sink.save_resume(3, {"dataSize": 3})
+        assert sink.wait_stored(timeout=10)  # the uploader thread puts the chunk, then saves the record
         assert sink.read("3.ogg.data") == b"abc" and sink.load_resume(3) == {"dataSize": 3}
         assert bucket_keys(f"{tmp_path.name}/") == [f"{tmp_path.name}/3/3.ogg.data.000000"]  # uploaded
         with pytest.raises(Exception, match="UNIMPLEMENTED"):  # daprd: "requested endpoint is not available"

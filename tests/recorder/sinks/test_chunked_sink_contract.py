@@ -68,8 +68,8 @@ def record_then_resume(new_sink, recording_id=41):
         for index in range(20):
             writer.submit(ReceivedFrame(1 + index % 2, 9, index, index, b"\x78abc", writer.start_monotonic + 0.01))
     first_size = sink.size(file_name(recording_id, "data"))
-    saved = sink.load_resume(recording_id)
-    sink.close()
+    sink.close()  # waits for the uploads (and the resume record saved after them)
+    saved = new_sink().load_resume(recording_id)
     # A new process: only the uploaded chunks and the state survive.
     resumed = new_sink()
     with RawRecordingWriter(resumed, speaker_of, recording_id=recording_id) as writer:
@@ -79,6 +79,7 @@ def record_then_resume(new_sink, recording_id=41):
     pages = list(read_pages(resumed.read(file_name(recording_id, "data"))))
     assert [p.sequence for p in pages if p.serial == 2] == list(range(2, 24))
     assert [p.sequence for p in pages if p.serial == 1] == list(range(2, 22))
+    resumed.close()  # the last uploads
     return resumed
 
 

@@ -19,11 +19,11 @@ def test_chunks_land_in_the_bucket_under_numbered_keys(dapr_sink_factory, dapr_p
     assert sink.size("7.ogg.data") == 0 and sink.read("7.ogg.data") == b""
     sink.append("7.ogg.data", b"hello ")
     sink.append("7.ogg.users", b'"0":{}\n')
-    sink.flush()
-    sink.flush()  # nothing new: no empty chunk
+    assert sink.wait_stored(timeout=10)  # flush, and wait for the uploader thread
+    assert sink.wait_stored(timeout=10)  # nothing new: no empty chunk
     sink.append("7.ogg.data", b"world")
     assert sink.size("7.ogg.data") == 11 and sink.read("7.ogg.data", 3, 5) == b"lo wo"
-    sink.flush()
+    assert sink.wait_stored(timeout=10)
     assert bucket_keys(dapr_prefix) == [
         f"{dapr_prefix}7/7.ogg.data.000000", f"{dapr_prefix}7/7.ogg.data.000001", f"{dapr_prefix}7/7.ogg.users.000000",
     ]
@@ -39,7 +39,7 @@ def test_a_backlog_goes_up_as_several_chunks_daprd_accepts(dapr_sink_factory, da
     sink = dapr_sink_factory()  # default limits: 1 MiB chunks, under daprd's 4 MiB gRPC request limit after base64
     backlog = bytes(range(256)) * (10 * 1024 + 1)  # 2.5 MiB, e.g. after an outage of the object store
     sink.append("4.ogg.data", backlog)
-    sink.flush()
+    assert sink.wait_stored(timeout=30)
     assert bucket_keys(f"{dapr_prefix}4/") == [f"{dapr_prefix}4/4.ogg.data.00000{n}" for n in range(3)]
     assert dapr_sink_factory().read("4.ogg.data") == backlog
 
@@ -48,7 +48,7 @@ def test_truncate_rewrites_the_last_chunk_and_drops_later_ones(dapr_sink_factory
     sink = dapr_sink_factory()
     for part in (b"aaaa", b"bbbb", b"cccc"):
         sink.append("8.ogg.data", part)
-        sink.flush()
+        assert sink.wait_stored(timeout=10)
     sink.truncate("8.ogg.data", 6)
     sink.append("8.ogg.data", b"!")
     sink.close()
@@ -83,15 +83,16 @@ def test_failed_upload_keeps_bytes_and_a_later_flush_delivers_them(own_bucket_si
     sink, bucket = own_bucket_sink
     s3 = s3_server.client()
     sink.append("9.ogg.data", b"before ")
-    sink.flush()
-    _empty_and_delete(s3, bucket)  # the object store goes away
+    assert sink.wait_stored(timeout=10)
+    _empty_and_delete(s3, bucket)  # the object store answers, with an error
     sink.append("9.ogg.data", b"during ")
-    sink.flush()
-    assert "chunk upload failed" in capsys.readouterr().out
+    assert not sink.wait_stored(timeout=1)
+    assert "object store unreachable; retrying" in capsys.readouterr().out
     sink.append("9.ogg.data", b"outage")
     assert sink.size("9.ogg.data") == len(b"before during outage")
     s3.create_bucket(Bucket=bucket)  # it comes back
-    sink.flush()
+    assert sink.wait_stored(timeout=10)
+    assert "object store reachable again" in capsys.readouterr().out
     keys = [item["Key"] for item in s3.list_objects(Bucket=bucket)["Contents"]]
     assert keys == ["r/9/9.ogg.data.000001"]
     assert s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read() == b"during outage"
@@ -111,19 +112,21 @@ def test_a_full_buffer_drops_audio_loudly_but_keeps_the_metadata_files(dapr_sink
 def test_a_second_recorder_taking_over_stops_the_first(dapr_sink_factory, dapr_prefix, bucket_keys, capsys):
     first = dapr_sink_factory()
     first.append("6.ogg.data", b"first")
-    first.flush()
     first.save_resume(6, {"dataSize": 5})
+    assert first.wait_stored(timeout=10)
     second = dapr_sink_factory()  # a new pod on the same id: it claims the record when it resumes
     assert second.load_resume(6) == {"dataSize": 5}
     first.append("6.ogg.data", b"late")
     with pytest.raises(ResumeConflict):
-        first.flush()  # the first recorder learns before uploading anything more
+        first.wait_stored(timeout=10)  # the first recorder's uploader learns before uploading anything more
     with pytest.raises(ResumeConflict):
-        first.save_resume(6, {"dataSize": 9})  # and its stale etag cannot overwrite the record
+        first.flush()  # and its writer learns at its next flush
+    with pytest.raises(ResumeConflict):
+        first.resume.save_resume(6, {"dataSize": 9})  # its stale etag cannot overwrite the record
     first.close()  # no upload, no exception: `pandora record` ends normally and says why in the log
     second.append("6.ogg.data", b"second")
-    second.flush()
     second.save_resume(6, {"dataSize": 11})
+    assert second.wait_stored(timeout=10)
     assert bucket_keys(f"{dapr_prefix}6/") == [f"{dapr_prefix}6/6.ogg.data.000000", f"{dapr_prefix}6/6.ogg.data.000001"]
     assert dapr_sink_factory().read("6.ogg.data") == b"firstsecond"
     assert "recording taken over by another recorder" in capsys.readouterr().out

@@ -27,7 +27,7 @@ def test_fetch_joins_the_chunks_through_dapr_and_from_a_copied_folder(dapr_sink_
             content = part_of(kind, part)
             sink.append(name, content)
             expected[name] += content
-            sink.flush()
+            assert sink.wait_stored(timeout=10)
     sink.close()
 
     monkeypatch.setenv("PANDORA_STORAGE_BINDING", OBJECT_STORE)

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import pytest
 from recorder_testkit import recorded_tracks, simulated_scene
+from storage_testkit import joined_chunks
 
 from pandora.discord_connection import DiscordConnection
 from pandora_recorder.commands.record import record
@@ -24,17 +25,6 @@ from pandora_simulator.testing import wait_for
 from pandora_testenv.services import OBJECT_STORE
 
 RECORDING_ID = 731_000_042
-
-
-def joined_chunks(s3_server, prefix: str) -> dict[str, bytes]:
-    """File name -> its chunks concatenated in chunk-number order, read straight from S3 (not through Dapr)."""
-    client = s3_server.client()
-    chunks: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    for item in client.list_objects(Bucket=s3_server.bucket, Prefix=prefix).get("Contents", ()):
-        name, number = re.fullmatch(r".*/(.+)\.(\d{6,})", item["Key"]).groups()
-        body = client.get_object(Bucket=s3_server.bucket, Key=item["Key"])["Body"].read()
-        chunks[name].append((int(number), body))
-    return {name: b"".join(body for _, body in sorted(parts)) for name, parts in chunks.items()}
 
 
 async def record_while(scene, sink, action) -> None:
