@@ -35,6 +35,7 @@ def fill(sink: DaprSink, recording_id: int, data_bytes: int) -> dict[str, bytes]
             sink.append(name, part)
             contents[name] += part
         sink.flush()
+        assert sink.wait_stored(30), "the chunks were not stored"  # uploads run on their own thread: one round each
     return contents
 
 
