@@ -12,6 +12,7 @@ from pandora_recorder.receive import DropReason
 from pandora_simulator import FaultPlan
 from pandora_simulator.rtp import AES_GCM, XCHACHA
 from pandora_simulator.speech import REAL_CLIENT_SILENCE_FRAMES
+from pandora_simulator.testing import wait_for
 
 
 @pytest.mark.parametrize("mode", [AES_GCM, XCHACHA])
@@ -26,6 +27,11 @@ async def test_every_frame_of_every_speaker_is_recorded_once_in_order(scene: Sce
         await alice.speak(seconds=0.6)
         await bob.speak(seconds=0.6)
         await alice.speak(seconds=0.4)
+        # Stop once the last burst's trailing silence is in (on a loaded machine the last datagrams may still be
+        # on their way when speak() returns; a stop then would not show what this test is about).
+        counters = rec.session.pipeline.counters
+        await wait_for(lambda: counters[DropReason.SILENCE] >= 3 * REAL_CLIENT_SILENCE_FRAMES, timeout=10,
+                       what="the last burst's silence frames to arrive")
         await rec.stop()
         recording_id = rec.session.writer.recording_id
     tracks = recorded_tracks(tmp_path, recording_id)
