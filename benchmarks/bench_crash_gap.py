@@ -14,7 +14,7 @@ and the restarted process's log line for each such wait is counted in its phases
 While each process records, the data file is polled every 10 ms: sent -> on disk latency per frame (a frame is
 matched to its send time by its RTP timestamp, which the raw format keeps). Prints a line per kill and a summary.
 
-    .venv/bin/python benchmarks/bench_crash_gap.py [--kills 5] [--kill-after 31 36] [--seed 1]
+    .venv/bin/python benchmarks/bench_crash_gap.py [--kills 5] [--kill-after 31 36] [--seed 1] [--recorder-python P]
 """
 
 from __future__ import annotations
@@ -113,9 +113,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def keep_talking(member: SimMember, stop: asyncio.Event) -> None:
-    # Short bursts back to back: every burst announces her SSRC (op 5) to a recorder that joined meanwhile.
+    # Short bursts back to back: every burst announces her SSRC (op 5) to a recorder that joined meanwhile. No
+    # silence frames between them: she talks without a pause, and every RTP timestamp is a frame in ``sent_frames``.
     while not stop.is_set():
-        await member.speak(seconds=0.2)
+        await member.speak(seconds=0.2, silence_frames=0)
 
 
 def log_times(stderr: Path) -> list[tuple[str, float]]:
@@ -142,18 +143,18 @@ def phases_of(stderr: Path, spawned: float) -> list[tuple[str, float]]:
     return found
 
 
-async def start(sim: DiscordSimulator, env: dict[str, str], folder: Path, guild: int, channel: int,
+async def start(python: str, env: dict[str, str], folder: Path, guild: int, channel: int,
                 number: int) -> tuple[asyncio.subprocess.Process, Path, float]:
     stderr = folder.parent / f"recorder-{number}.err"
     spawned = time.monotonic()
     with stderr.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pandora.cli", "record", "--guild", str(guild), "--channel", str(channel),
+            python, "-m", "pandora.cli", "record", "--guild", str(guild), "--channel", str(channel),
             "--out", str(folder), "--id", str(RECORDING_ID), stdout=asyncio.subprocess.DEVNULL, stderr=err, env=env)
     return process, stderr, spawned
 
 
-async def run(kills: int, kill_after: tuple[float, float], seed: int) -> int:
+async def run(kills: int, kill_after: tuple[float, float], seed: int, python: str) -> int:
     rng = random.Random(seed)
     async with DiscordSimulator() as sim:
         bot = sim.create_bot("Pandora")
@@ -173,7 +174,7 @@ async def run(kills: int, kill_after: tuple[float, float], seed: int) -> int:
             latencies: list[float] = []
             results: list[Kill] = []
             killed_at = 0.0
-            process, stderr, spawned = await start(sim, env, folder, guild.id, voice.id, 0)
+            process, stderr, spawned = await start(python, env, folder, guild.id, voice.id, 0)
             for number in range(kills + 1):
                 before = len(disk.indexes)
                 await disk.wait_beyond(before)
@@ -198,7 +199,7 @@ async def run(kills: int, kill_after: tuple[float, float], seed: int) -> int:
                 disk.poll()
                 last = disk.indexes[-1]
                 results.append(Kill(unwritten=killed_at - sent.sent_at[last], restart=0.0, gap=0.0, phases=[], cpu=0.0))
-                process, stderr, spawned = await start(sim, env, folder, guild.id, voice.id, number + 1)
+                process, stderr, spawned = await start(python, env, folder, guild.id, voice.id, number + 1)
             process.send_signal(signal.SIGTERM)
             await process.wait()
             stop_talking.set()
@@ -230,9 +231,13 @@ def main() -> int:
     parser.add_argument("--kill-after", type=float, nargs=2, default=(31.0, 36.0), metavar=("MIN", "MAX"),
                         help="seconds after each start recorded, drawn uniformly")
     parser.add_argument("--seed", type=int, default=1, help="of the kill moments")
+    parser.add_argument("--recorder-python", default=sys.executable,
+                        help="the interpreter that runs `pandora record` (default: this one). A development install "
+                             "imports more (rich through structlog, the editable finder): for the figure a user gets, "
+                             "give one from `python -m venv V && V/bin/pip install '.[recorder]'`, as the image has")
     args = parser.parse_args()
     configure_logging("WARNING")
-    return asyncio.run(run(args.kills, tuple(args.kill_after), args.seed))
+    return asyncio.run(run(args.kills, tuple(args.kill_after), args.seed, args.recorder_python))
 
 
 if __name__ == "__main__":
