@@ -17,12 +17,14 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from pandora.logging import configure_logging
+from recorder import PYTHON_ENV
 from scenarios import NEEDS_DAPR, SCENARIOS, Options
 from stage import DaprStorage, Result
 from table import render
@@ -43,6 +45,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--only", help=f"comma-separated scenarios (of {', '.join(SCENARIOS)})")
     parser.add_argument("--run-dir", type=Path, help="where logs and recordings go (default: a new temp folder)")
+    parser.add_argument("--recorder-python", metavar="PYTHON",
+                        help="the interpreter that runs `pandora record` (default: this one); for the start-up a "
+                             "user gets, one from `python -m venv V && V/bin/pip install '.[recorder]'` (the image's)")
     parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS",
                         help="run nothing: print the table of earlier runs' results.jsonl files")
     return parser.parse_args(argv)
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                       voice_closes=args.voice_closes, churn_minutes=args.churn_minutes,
                       outage_minutes=args.outage_minutes, burst=args.burst,
                       operator_kill_every=args.operator_kill_every, apiserver_down_seconds=args.apiserver_down)
+    if args.recorder_python:
+        os.environ[PYTHON_ENV] = args.recorder_python
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="pandora-chaos-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     log_to_file(run_dir / "harness.log")

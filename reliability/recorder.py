@@ -17,6 +17,9 @@ from pandora_simulator.testing import wait_for
 from pandora_simulator.voice_connection import VoiceConnection
 
 SAMPLE_EVERY = 0.25
+# The interpreter that runs `pandora record` (chaos.py --recorder-python): by default the harness's own, a development
+# install, which imports more at start-up (rich through structlog, the editable finder) than the image's does.
+PYTHON_ENV = "PANDORA_CHAOS_RECORDER_PYTHON"
 
 
 @dataclass
@@ -62,8 +65,9 @@ class RecorderProcess:
             self.current.exit_code = self.current.process.returncode  # it ended by itself
         with log.open("wb") as out:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "pandora.cli", "record", "--guild", str(self.guild.id),
-                "--channel", str(self.voice.id), "--id", str(self.recording_id), *self.args,
+                os.environ.get(PYTHON_ENV, sys.executable), "-m", "pandora.cli", "record",
+                "--guild", str(self.guild.id), "--channel", str(self.voice.id), "--id", str(self.recording_id),
+                *self.args,
                 env=env, cwd=self.run_dir, stdout=out, stderr=asyncio.subprocess.STDOUT)
         self.lives.append(Life(time.monotonic(), process, log, stale))
         if self._sampler is None:
