@@ -21,6 +21,7 @@ operator image has discord.py without its voice extras.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import struct
 from dataclasses import dataclass
@@ -208,6 +209,14 @@ class HookedVoiceClient(discord.VoiceClient):
 
     def stop_listening_to_datagrams(self, callback: Callable[[bytes], None]) -> None:
         self._connection.remove_socket_listener(callback)
+
+    def datagrams_waiting(self) -> bool:
+        """Whether the UDP socket holds datagrams that the socket reader thread has not read yet."""
+        try:
+            readable, _, _ = select.select([self._connection.socket], [], [], 0)
+        except (ValueError, TypeError, OSError):  # no socket (yet, or any more)
+            return False
+        return bool(readable)
 
     # -- DAVE -----------------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ behind ``pandora.discordpy_compat.HookedVoiceClient``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,10 @@ OP_SPEAKING = 5
 OP_CLIENT_CONNECT = 12
 OP_DAVE_PREPARE_TRANSITION = 21
 OP_DAVE_EXECUTE_TRANSITION = 22
+# At a stop, how long to wait for the reader to read what the socket holds (a backlog of a few hundred datagrams
+# takes it milliseconds once it has the CPU), and how often to look.
+DRAIN_TIMEOUT = 0.5
+DRAIN_POLL = 0.005
 
 
 class RecordingVoiceClient(HookedVoiceClient):
@@ -86,6 +91,16 @@ class RecordingVoiceClient(HookedVoiceClient):
         self.loop.call_soon_threadsafe(self._rekey.start)
 
     # -- leaving -------------------------------------------------------------------------------------------------
+
+    async def read_what_arrived(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Wait until the reader thread has read what the socket already holds: datagrams delivered before a stop
+        are recorded. On a busy machine the reader can be off the CPU for a while when the stop comes."""
+        if not self._listening:
+            return
+        deadline = self.loop.time() + timeout
+        while self.datagrams_waiting() and self.loop.time() < deadline:
+            await asyncio.sleep(DRAIN_POLL)
+        await asyncio.sleep(DRAIN_POLL)  # the GIL for the reader, to hand on the datagram it took last
 
     def stop_listening(self) -> None:
         """Stop handing datagrams to the pipeline (before the final flush)."""

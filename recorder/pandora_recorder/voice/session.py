@@ -212,6 +212,7 @@ class RecorderSession:
         voice = self.voice
         try:
             if voice is not None:
+                await voice.read_what_arrived()
                 voice.stop_listening()
             if self.pipeline is not None:
                 self.pipeline.flush()
