@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import discord
@@ -95,13 +96,49 @@ def run(namespace: argparse.Namespace) -> int:
     return 1 if reason in FAILURES else 0
 
 
+CUT_WAIT = 1.0  # after a second signal: the last upload under way may still finish, then the uploader stops
+
+
+class _WaitCut(Exception):
+    """A second SIGINT or SIGTERM while the recorder saves what is left."""
+
+
+@contextlib.contextmanager
+def _second_signal_cuts_the_wait() -> Iterator[None]:
+    """The event loop and its signal handlers are gone once the session ended: a second signal would kill the
+    process with unsaved bytes still in memory. Instead, the first one raises ``_WaitCut`` (the wait for the store
+    ends, and what it has not taken goes to the spill folder, as when the wait runs out); later ones are ignored."""
+    cut = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal cut
+        if not cut:
+            cut = True
+            raise _WaitCut(signal.Signals(signum).name)
+        log.warning("still saving what is left", signal=signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def close_storage(sink: Sink, store_wait: float) -> list[Unsaved]:
-    """Close the sink, waiting up to `store_wait` s for an object store; what it could not save."""
-    if isinstance(sink, ChunkedObjectSink):
-        sink.close(store_wait)
-        return sink.unsaved
-    sink.close()
-    return []
+    """Close the sink, waiting up to `store_wait` s for an object store (a second signal ends the wait); what it
+    could not save."""
+    if not isinstance(sink, ChunkedObjectSink):
+        sink.close()
+        return []
+    with _second_signal_cuts_the_wait():
+        try:
+            log.info("saving what is left to the store", wait_seconds=store_wait)
+            sink.wait_stored(store_wait)
+        except _WaitCut as signalled:
+            log.warning("stopped waiting for the store: keeping what it has not taken", signal=str(signalled))
+        sink.close(CUT_WAIT)
+    return sink.unsaved
 
 
 def open_storage(choice: str, out: Path) -> tuple[Sink, Callable[[int], str]]:

@@ -161,6 +161,39 @@ async def test_a_recorder_stopped_while_the_object_store_is_away_says_what_it_ke
 
 
 
+async def test_a_second_signal_while_the_recorder_waits_for_the_store_ends_the_wait_and_keeps_the_bytes(storage,
+                                                                                                      tmp_path):
+    spill_dir = tmp_path / "spill"
+    log = tmp_path / "recorder.log"
+    async with simulated_scene() as scene:
+        alice = scene.guild.add_member("alice")
+        await alice.join_voice(scene.voice)
+        env = {**os.environ, **scene.sim.connection_env(scene.bot), "PANDORA_STORAGE_BINDING": OBJECT_STORE,
+               "PANDORA_STORAGE_PREFIX": storage.prefix, ENV_SPILL_DIR: str(spill_dir)}
+        with log.open("wb") as out:
+            recorder = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "pandora.cli", "record", "--guild", str(scene.guild.id),
+                "--channel", str(scene.voice.id), "--id", "7205", "--storage", "dapr", "--store-wait", "600",
+                env=env, cwd=tmp_path, stdout=out, stderr=asyncio.subprocess.STDOUT)
+        await wait_for(lambda: recorder.returncode is not None or any(
+            c.user_id == scene.bot.id and c.ready_for_media
+            for c in scene.sim.voice.room(scene.voice.id).clients.values()), timeout=30,
+            what="the recorder to join voice")
+        await scene.voice.wait_dave_settled()
+        storage.stack.link.cut()
+        await alice.speak(seconds=1.0)
+        recorder.send_signal(signal.SIGTERM)
+        await wait_for(lambda: "saving what is left to the store" in log.read_text(), timeout=30,
+                       what="the recorder to wait for the store")
+        recorder.send_signal(signal.SIGTERM)  # a user's second Ctrl-C, an impatient script: not 600 s more
+        assert await asyncio.wait_for(recorder.wait(), 30) == 3
+    output = log.read_text()
+    assert "stopped waiting for the store" in output
+    assert "Traceback" not in output
+    assert f"of {file_name(7205, 'data')} not in the store; kept in {spill_dir}" in output
+    assert [path.name for path in storage.spilled() if ".ogg.data@" in path.name], output
+
+
 def test_a_sink_closed_while_the_state_store_is_away_says_the_resume_record_is_not_saved(storage, capsys):
     sink = storage.sink()
     sink.append("7204.ogg.data", b"audio")
