@@ -193,9 +193,9 @@ def held_pipeline(out: list[ReceivedFrame], clock: FakeClock, key: bytes) -> Rec
     return pipeline
 
 
-def test_a_late_frame_still_in_the_socket_when_the_reader_was_held_off_the_cpu_comes_out_in_order(key: bytes) -> None:
-    # The frame after it was read; then the reader thread got no CPU for 0.15 s while the late frame waited in the
-    # socket. A tick in that time must not hand the newer frame over first.
+def test_a_frame_late_across_a_stall_of_the_stream_still_comes_out_in_order(key: bytes) -> None:
+    # The frame after it was read; then nothing came for 0.15 s (the sender, the network or our reader held up)
+    # before the late frame. A tick in that time must not hand the newer frame over first.
     clock, out = FakeClock(), []
     pipeline = held_pipeline(out, clock, key)
     sender = Sender(XCHACHA, key, 11)
