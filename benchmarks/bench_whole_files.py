@@ -3,8 +3,9 @@
 For each size, a `.data` file of that many MiB (random bytes, appended in 1 MiB chunks as the recorder does) and
 four small files go into a DaprSink on a daprd started with `--max-body-size` (the recorder pods' annotation
 `dapr.io/max-body-size`); then `write_whole_files` puts the five whole at the bucket root (moto's S3 server here).
-Prints, per size, whether the whole `.data` was written or left out (the chunks are complete either way) and the
-seconds it took.
+Prints, per size, whether the whole `.data` was written or left out (the chunks are complete either way), the
+seconds it took, and how far the process's resident memory rose above where it was before (sampled every 5 ms): the
+recorder pod's memory limit must hold it.
 
     .venv/bin/python benchmarks/bench_whole_files.py [--max-body-size 64Mi] [--sizes 1 3 16 47 48 64]
 """
@@ -15,9 +16,12 @@ import argparse
 import os
 import random
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from dapr.clients import DaprClient
 
@@ -29,6 +33,35 @@ from pandora_testenv.processes import stop
 from pandora_testenv.services import OBJECT_STORE, STATE_STORE, render_components, start_daprd, start_redis, start_s3
 
 MIB = 1024 * 1024
+
+
+T = TypeVar("T")
+
+
+def resident_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def with_memory_rise(work: Callable[[], T]) -> tuple[T, int]:
+    """``work()``'s result and the most the resident memory rose above its level before, while it ran."""
+    before = peak = resident_bytes()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.005):
+            peak = max(peak, resident_bytes())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        return work(), max(peak, resident_bytes()) - before
+    finally:
+        done.set()
+        sampler.join()
 
 
 def main(max_body_size: str, sizes: list[float]) -> None:
@@ -55,14 +88,15 @@ def main(max_body_size: str, sizes: list[float]) -> None:
                         if kind != "data":
                             sink.append(file_name(recording_id, kind), f"{kind}\n".encode())
                     began = time.perf_counter()
-                    result = write_whole_files(sink, recording_id)
+                    result, rise = with_memory_rise(lambda: write_whole_files(sink, recording_id))  # noqa: B023
                     took = time.perf_counter() - began
                 finally:
                     sink.client.close()
                 assert result is not None
                 data = file_name(recording_id, "data")
                 outcome = "written whole" if data in result.written else "left out (chunks only)"
-                print(f".data {size:6.1f} MiB  {outcome:24s} {took:6.2f} s")
+                print(f".data {size:6.1f} MiB  {outcome:24s} {took:6.2f} s  memory +{rise / MIB:6.1f} MiB "
+                      f"({rise / (size * MIB):.1f}x the file)")
         finally:
             sidecar.stop()
             stop(s3.process)

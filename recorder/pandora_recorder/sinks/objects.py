@@ -44,7 +44,10 @@ class DaprBindingObjects:
         self.binding = binding
 
     def put(self, key: str, data: bytes) -> None:
-        encoded = base64.b64encode(data).decode("ascii")
+        # Memory: a whole `.data` file can be tens of MiB (see whole_files.py). The base64 stays bytes (the SDK
+        # would encode a str back to bytes: two more copies), and the caller hands over its only reference.
+        encoded = base64.b64encode(data)
+        del data
         self.client.invoke_binding(self.binding, "create", encoded, {self.key_field: key})
 
     def get(self, key: str) -> bytes:

@@ -53,13 +53,13 @@ def write_whole_files(sink: Sink, recording_id: int) -> WholeFiles | None:
     for kind in FILE_KINDS:
         name = file_name(recording_id, kind)
         try:
-            content = sink.read(name)
-            sink.objects.put(name, content)
+            size = sink.size(name)
+            sink.objects.put(name, sink.read(name))  # no reference kept here: put frees the file once encoded
         except Exception as error:  # one file that does not fit must not keep the others out
             result.failed[name] = str(error)
             log.error("whole file not written; the recording's chunks are complete (pandora fetch reads them)",
                       key=name, bytes=sink.size(name), error=str(error)[:300])
             continue
-        result.written[name] = len(content)
+        result.written[name] = size
     log.info("whole files written", recording_id=recording_id, files=result.written, failed=sorted(result.failed))
     return result
