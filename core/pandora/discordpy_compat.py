@@ -10,8 +10,9 @@ recording silently. The rest of Pandora calls what is below by what it does:
 - ``libsodium_path``: the libsodium that PyNaCl bundles, for the recorder's GIL-holding XChaCha20 call;
 - ``HookedVoiceClient``: a ``discord.VoiceClient`` that hands every voice-gateway message to
   ``on_voice_gateway_message``, feeds UDP datagrams to listeners, reads the connection's DAVE state, asks for a new
-  DAVE key, and can send in AES-256-GCM; its connection state (``ReaderWakingConnectionState``) wakes discord.py's
-  socket reader when a reconnect replaces the UDP socket.
+  DAVE key, and can send in AES-256-GCM; its connection state wakes discord.py's socket reader when a reconnect
+  replaces the UDP socket (``ReaderWakingConnectionState``) and identifies afresh at once when a voice RESUME is
+  refused (``ResumeFallbackConnectionState``).
 
 discord.py is imported at the top: only code that runs discord.py imports this module (``pandora.discord_connection``
 does so inside ``apply()``, so the core stays importable without it). PyNaCl is imported where it is used: the
@@ -73,6 +74,11 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(CONNECTION_STATE, "_create_socket",
              "makes the UDP socket of each connection: where ReaderWakingConnectionState wakes the socket reader"),
     Internal(CONNECTION_STATE, "socket", "the connection's UDP socket"),
+    Internal(CONNECTION_STATE, "_connect_websocket",
+             "opens each voice websocket with RESUME or IDENTIFY: where a refused resume turns into an IDENTIFY"),
+    Internal(CONNECTION_STATE, "_handshake_websocket",
+             "waits for the new websocket's key: where ResumeFallbackConnectionState sees a resume refused"),
+    Internal(CONNECTION_STATE, "ws", "the connection's voice websocket, replaced by the fallback IDENTIFY's"),
     Internal("discord.voice_state.ConnectionFlowState", "got_ip_discovery", "a reconnect past IP discovery"),
     Internal("discord.voice_state.ConnectionFlowState", "connected", "a connection fully up"),
     Internal(CONNECTION_STATE, "add_socket_listener",
@@ -176,6 +182,42 @@ WAKE_EVERY = 0.1
 WAKE_TRIES = 150  # 15 s: the session gives a voice connection up after 10 s without it (voice_lost)
 
 
+class ResumeFallbackConnectionState(ReaderWakingConnectionState):
+    """discord.py resumes (voice op 7) after a 4015 only, having sent op 4 and got both voice updates first. When the
+    voice server refuses the resume (closes the new socket, 4006 when the session is gone), discord.py's connect
+    loop leaves the channel (op 4 null, which ends the voice session for good), waits 1 s, joins again and sends
+    RESUME again, which can only be refused again; with 3, 5 and 7 s between the next tries the recording lost its
+    voice (voice_lost after 10 s). Discord's voice document: a resume that is unsuccessful closes the socket, "you
+    should then follow the Connecting flow to reconnect". Of that flow only the IDENTIFY is left (session id, token
+    and endpoint came with the updates just before the RESUME), so it is sent at once on a new websocket, over the
+    same UDP socket; if that fails too, discord.py's own retries go on, as IDENTIFYs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resuming = False
+        self._resume_refused = False
+
+    async def _connect_websocket(self, resume: bool) -> discord.gateway.DiscordVoiceWebSocket:
+        self._resuming = resume and not self._resume_refused
+        return await super()._connect_websocket(self._resuming)
+
+    async def _handshake_websocket(self) -> None:
+        try:
+            await super()._handshake_websocket()
+        except discord.ConnectionClosed as refused:
+            if not self._resuming or refused.code in REMOVED_FROM_CALL:
+                raise
+            log.info("voice resume refused; identifying afresh", code=refused.code)
+            self._resume_refused = True
+            await self.ws.close()  # stops its heartbeat thread; the server has closed it already
+            self.ws = await self._connect_websocket(resume=False)
+            await super()._handshake_websocket()
+        self._resume_refused = False
+
+
+REMOVED_FROM_CALL = (4014, 4022)  # disconnected, call terminated: discord.py does not reconnect after these
+
+
 class HookedVoiceClient(discord.VoiceClient):
     """``discord.VoiceClient`` with the voice internals a receiving client needs, under names that say what they do.
 
@@ -189,7 +231,7 @@ class HookedVoiceClient(discord.VoiceClient):
         super().__init__(client, channel)  # type: ignore[arg-type]
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return ReaderWakingConnectionState(self, hook=self._voice_gateway_hook)
+        return ResumeFallbackConnectionState(self, hook=self._voice_gateway_hook)
 
     async def _voice_gateway_hook(self, _ws: Any, message: dict[str, Any]) -> None:
         try:

@@ -201,11 +201,12 @@ class VoiceServer:
         if connection.ws is None and not connection.closed and time.monotonic() >= connection.resumable_until:
             await self.drop(connection)
 
-    async def close_voice_socket(self, user_id: int, code: int) -> None:
-        """Fault: close every voice websocket of this user with ``code`` (4015 leaves the session resumable)."""
+    async def close_voice_socket(self, user_id: int, code: int, *, resumable: bool = True) -> None:
+        """Fault: close every voice websocket of this user with ``code`` (4015 leaves the session resumable,
+        unless ``resumable`` is False: then the next RESUME is refused with 4006)."""
         for connection in [c for c in self.connections.values() if c.user_id == user_id]:
-            log.info("closing voice socket", user=user_id, code=code)
-            if code != VoiceClose.SERVER_CRASHED:
+            log.info("closing voice socket", user=user_id, code=code, resumable=resumable)
+            if code != VoiceClose.SERVER_CRASHED or not resumable:
                 await self.drop(connection)
             await connection.close(code)
 
