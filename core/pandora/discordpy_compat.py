@@ -11,8 +11,9 @@ recording silently. The rest of Pandora calls what is below by what it does:
 - ``HookedVoiceClient``: a ``discord.VoiceClient`` that hands every voice-gateway message to
   ``on_voice_gateway_message``, feeds UDP datagrams to listeners, reads the connection's DAVE state, asks for a new
   DAVE key, and can send in AES-256-GCM; its connection state wakes discord.py's socket reader when a reconnect
-  replaces the UDP socket (``ReaderWakingConnectionState``) and identifies afresh at once when a voice RESUME is
-  refused (``ResumeFallbackConnectionState``).
+  replaces the UDP socket (``ReaderWakingConnectionState``), identifies afresh at once when a voice RESUME is
+  refused (``ResumeFallbackConnectionState``), and waits less before a reconnect, starting over after a stable
+  connection (``BackoffResettingConnectionState``).
 
 discord.py is imported at the top: only code that runs discord.py imports this module (``pandora.discord_connection``
 does so inside ``apply()``, so the core stays importable without it). PyNaCl is imported where it is used: the
@@ -22,14 +23,18 @@ operator image has discord.py without its voice extras.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import random
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
 import discord.gateway
 import discord.http
+import discord.voice_state
 from discord.voice_state import ConnectionFlowState, VoiceConnectionState
 
 from pandora.logging import get_logger
@@ -79,6 +84,11 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(CONNECTION_STATE, "_handshake_websocket",
              "waits for the new websocket's key: where ResumeFallbackConnectionState sees a resume refused"),
     Internal(CONNECTION_STATE, "ws", "the connection's voice websocket, replaced by the fallback IDENTIFY's"),
+    Internal(CONNECTION_STATE, "_poll_voice_ws",
+             "the voice websocket poller (its own task), which reconnects: BackoffResettingConnectionState marks it"),
+    Internal("discord.voice_state", "ExponentialBackoff",
+             "the name the poller builds its reconnect backoff with (only there); replaced by a factory that gives"
+             " our connections' pollers a backoff that starts over"),
     Internal("discord.voice_state.ConnectionFlowState", "got_ip_discovery", "a reconnect past IP discovery"),
     Internal("discord.voice_state.ConnectionFlowState", "connected", "a connection fully up"),
     Internal(CONNECTION_STATE, "add_socket_listener",
@@ -218,6 +228,62 @@ class ResumeFallbackConnectionState(ReaderWakingConnectionState):
 REMOVED_FROM_CALL = (4014, 4022)  # disconnected, call terminated: discord.py does not reconnect after these
 
 
+class BackoffResettingConnectionState(ResumeFallbackConnectionState):
+    """Before each reconnect that is no resume (4006, 1006, a TCP reset) discord.py's websocket poller waits
+    ``ExponentialBackoff().delay()``: a random 0-2 s, then 0-4, 0-8 ... 0-1024 s, and that backoff starts over only
+    after 34 minutes without a reconnect (2^11 s). So a recording whose voice was closed now and then waited longer
+    each time, whether or not the connections between had been fine: 0.3, 3.5, 6.3, 1.5, 11.7, then 43.5 s in a
+    3-minute chaos run, and the recorder lost its voice. Here the poller of our connections gets a
+    ``ReconnectBackoff`` instead, which starts over once a connection stayed up ``STABLE_AFTER`` seconds and
+    begins lower: audio lost is lost for good, and a single recorder does not hammer a voice server."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connected_at: float | None = None  # when the last handshake completed; taken by the next delay
+
+    async def _handshake_websocket(self) -> None:
+        await super()._handshake_websocket()
+        self.connected_at = time.monotonic()
+
+    async def _poll_voice_ws(self, reconnect: bool) -> None:
+        # The poller runs as its own task: the variable is set in that task's context only.
+        _POLLING.set(self)
+        await super()._poll_voice_ws(reconnect)
+
+
+class ReconnectBackoff:
+    """What the poller asks before a reconnect: a random delay below ``FIRST_RETRY_WITHIN``, doubling with each
+    reconnect that follows a connection up less than ``STABLE_AFTER`` s (or none), up to 2^9 times."""
+
+    def __init__(self, connection: BackoffResettingConnectionState) -> None:
+        self._connection = connection
+        self._retries = 0
+
+    def delay(self) -> float:
+        connected_at, self._connection.connected_at = self._connection.connected_at, None
+        if connected_at is not None and time.monotonic() - connected_at >= STABLE_AFTER:
+            self._retries = 0
+        self._retries = min(self._retries + 1, 10)
+        return random.uniform(0, FIRST_RETRY_WITHIN * 2 ** (self._retries - 1))
+
+
+FIRST_RETRY_WITHIN = 0.5
+STABLE_AFTER = 10.0
+_POLLING: contextvars.ContextVar[BackoffResettingConnectionState | None] = contextvars.ContextVar(
+    "pandora_voice_poller", default=None)
+_DISCORD_PY_BACKOFF = discord.voice_state.ExponentialBackoff
+
+
+def _voice_reconnect_backoff(*args: Any, **kwargs: Any) -> Any:
+    """What ``discord.voice_state`` builds its poller's backoff with: ours for our connections' pollers,
+    discord.py's own for any other voice client in the process."""
+    connection = _POLLING.get()
+    return _DISCORD_PY_BACKOFF(*args, **kwargs) if connection is None else ReconnectBackoff(connection)
+
+
+discord.voice_state.ExponentialBackoff = _voice_reconnect_backoff  # type: ignore[assignment,misc]
+
+
 class HookedVoiceClient(discord.VoiceClient):
     """``discord.VoiceClient`` with the voice internals a receiving client needs, under names that say what they do.
 
@@ -231,7 +297,7 @@ class HookedVoiceClient(discord.VoiceClient):
         super().__init__(client, channel)  # type: ignore[arg-type]
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return ResumeFallbackConnectionState(self, hook=self._voice_gateway_hook)
+        return BackoffResettingConnectionState(self, hook=self._voice_gateway_hook)
 
     async def _voice_gateway_hook(self, _ws: Any, message: dict[str, Any]) -> None:
         try:
