@@ -12,8 +12,9 @@ recording silently. The rest of Pandora calls what is below by what it does:
   ``on_voice_gateway_message``, feeds UDP datagrams to listeners, reads the connection's DAVE state, asks for a new
   DAVE key, and can send in AES-256-GCM; its connection state wakes discord.py's socket reader when a reconnect
   replaces the UDP socket (``ReaderWakingConnectionState``), identifies afresh at once when a voice RESUME is
-  refused (``ResumeFallbackConnectionState``), and waits less before a reconnect, starting over after a stable
-  connection (``BackoffResettingConnectionState``).
+  refused (``ResumeFallbackConnectionState``), waits less before a reconnect, starting over after a stable
+  connection (``BackoffResettingConnectionState``), and misses no state change while it connects
+  (``StateWaitingConnectionState``).
 
 discord.py is imported at the top: only code that runs discord.py imports this module (``pandora.discord_connection``
 does so inside ``apply()``, so the core stays importable without it). PyNaCl is imported where it is used: the
@@ -86,6 +87,9 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(CONNECTION_STATE, "ws", "the connection's voice websocket, replaced by the fallback IDENTIFY's"),
     Internal(CONNECTION_STATE, "_poll_voice_ws",
              "the voice websocket poller (its own task), which reconnects: BackoffResettingConnectionState marks it"),
+    Internal(CONNECTION_STATE, "_wait_for_state",
+             "waits for the connection flow's states; StateWaitingConnectionState waits without missing a change"),
+    Internal(CONNECTION_STATE, "_state_event", "set and cleared at each state change: what a wait waits on"),
     Internal("discord.voice_state", "ExponentialBackoff",
              "the name the poller builds its reconnect backoff with (only there); replaced by a factory that gives"
              " our connections' pollers a backoff that starts over"),
@@ -284,6 +288,25 @@ def _voice_reconnect_backoff(*args: Any, **kwargs: Any) -> Any:
 discord.voice_state.ExponentialBackoff = _voice_reconnect_backoff  # type: ignore[assignment,misc]
 
 
+class StateWaitingConnectionState(BackoffResettingConnectionState):
+    """discord.py's ``_wait_for_state`` checks the state, then waits on ``_state_event`` in a task of its own
+    (``sane_wait_for``), and each state change sets that event and clears it at once. Changes made before that task
+    first runs are missed: the gateway reader handles VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE in one go when
+    both are buffered, and the connect then waited for "both voice updates" until its timeout (30 s, then the
+    recorder gave up; seen on a loaded machine). Here the state is checked again in the same step that starts each
+    wait, so no change falls between."""
+
+    async def _wait_for_state(self, state: ConnectionFlowState, *other_states: ConnectionFlowState,
+                              timeout: float | None = None) -> None:
+        states = (state, *other_states)
+
+        async def reached() -> None:
+            while self.state not in states:
+                await self._state_event.wait()
+
+        await asyncio.wait_for(reached(), timeout)
+
+
 class HookedVoiceClient(discord.VoiceClient):
     """``discord.VoiceClient`` with the voice internals a receiving client needs, under names that say what they do.
 
@@ -297,7 +320,7 @@ class HookedVoiceClient(discord.VoiceClient):
         super().__init__(client, channel)  # type: ignore[arg-type]
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return BackoffResettingConnectionState(self, hook=self._voice_gateway_hook)
+        return StateWaitingConnectionState(self, hook=self._voice_gateway_hook)
 
     async def _voice_gateway_hook(self, _ws: Any, message: dict[str, Any]) -> None:
         try:
