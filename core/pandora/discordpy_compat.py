@@ -10,8 +10,11 @@ recording silently. The rest of Pandora calls what is below by what it does:
 - ``libsodium_path``: the libsodium that PyNaCl bundles, for the recorder's GIL-holding XChaCha20 call;
 - ``HookedVoiceClient``: a ``discord.VoiceClient`` that hands every voice-gateway message to
   ``on_voice_gateway_message``, feeds UDP datagrams to listeners, reads the connection's DAVE state, asks for a new
-  DAVE key, and can send in AES-256-GCM; its connection state (``ReaderWakingConnectionState``) wakes discord.py's
-  socket reader when a reconnect replaces the UDP socket.
+  DAVE key, and can send in AES-256-GCM; its connection state wakes discord.py's socket reader when a reconnect
+  replaces the UDP socket (``ReaderWakingConnectionState``), identifies afresh at once when a voice RESUME is
+  refused (``ResumeFallbackConnectionState``), waits less before a reconnect, starting over after a stable
+  connection (``BackoffResettingConnectionState``), and misses no state change while it connects
+  (``StateWaitingConnectionState``).
 
 discord.py is imported at the top: only code that runs discord.py imports this module (``pandora.discord_connection``
 does so inside ``apply()``, so the core stays importable without it). PyNaCl is imported where it is used: the
@@ -21,15 +24,19 @@ operator image has discord.py without its voice extras.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import random
 import select
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
 import discord.gateway
 import discord.http
+import discord.voice_state
 from discord.voice_state import ConnectionFlowState, VoiceConnectionState
 
 from pandora.logging import get_logger
@@ -74,6 +81,19 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(CONNECTION_STATE, "_create_socket",
              "makes the UDP socket of each connection: where ReaderWakingConnectionState wakes the socket reader"),
     Internal(CONNECTION_STATE, "socket", "the connection's UDP socket"),
+    Internal(CONNECTION_STATE, "_connect_websocket",
+             "opens each voice websocket with RESUME or IDENTIFY: where a refused resume turns into an IDENTIFY"),
+    Internal(CONNECTION_STATE, "_handshake_websocket",
+             "waits for the new websocket's key: where ResumeFallbackConnectionState sees a resume refused"),
+    Internal(CONNECTION_STATE, "ws", "the connection's voice websocket, replaced by the fallback IDENTIFY's"),
+    Internal(CONNECTION_STATE, "_poll_voice_ws",
+             "the voice websocket poller (its own task), which reconnects: BackoffResettingConnectionState marks it"),
+    Internal(CONNECTION_STATE, "_wait_for_state",
+             "waits for the connection flow's states; StateWaitingConnectionState waits without missing a change"),
+    Internal(CONNECTION_STATE, "_state_event", "set and cleared at each state change: what a wait waits on"),
+    Internal("discord.voice_state", "ExponentialBackoff",
+             "the name the poller builds its reconnect backoff with (only there); replaced by a factory that gives"
+             " our connections' pollers a backoff that starts over"),
     Internal("discord.voice_state.ConnectionFlowState", "got_ip_discovery", "a reconnect past IP discovery"),
     Internal("discord.voice_state.ConnectionFlowState", "connected", "a connection fully up"),
     Internal(CONNECTION_STATE, "add_socket_listener",
@@ -177,6 +197,117 @@ WAKE_EVERY = 0.1
 WAKE_TRIES = 150  # 15 s: the session gives a voice connection up after 10 s without it (voice_lost)
 
 
+class ResumeFallbackConnectionState(ReaderWakingConnectionState):
+    """discord.py resumes (voice op 7) after a 4015 only, having sent op 4 and got both voice updates first. When the
+    voice server refuses the resume (closes the new socket, 4006 when the session is gone), discord.py's connect
+    loop leaves the channel (op 4 null, which ends the voice session for good), waits 1 s, joins again and sends
+    RESUME again, which can only be refused again; with 3, 5 and 7 s between the next tries the recording lost its
+    voice (voice_lost after 10 s). Discord's voice document: a resume that is unsuccessful closes the socket, "you
+    should then follow the Connecting flow to reconnect". Of that flow only the IDENTIFY is left (session id, token
+    and endpoint came with the updates just before the RESUME), so it is sent at once on a new websocket, over the
+    same UDP socket; if that fails too, discord.py's own retries go on, as IDENTIFYs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resuming = False
+        self._resume_refused = False
+
+    async def _connect_websocket(self, resume: bool) -> discord.gateway.DiscordVoiceWebSocket:
+        self._resuming = resume and not self._resume_refused
+        return await super()._connect_websocket(self._resuming)
+
+    async def _handshake_websocket(self) -> None:
+        try:
+            await super()._handshake_websocket()
+        except discord.ConnectionClosed as refused:
+            if not self._resuming or refused.code in REMOVED_FROM_CALL:
+                raise
+            log.info("voice resume refused; identifying afresh", code=refused.code)
+            self._resume_refused = True
+            await self.ws.close()  # stops its heartbeat thread; the server has closed it already
+            self.ws = await self._connect_websocket(resume=False)
+            await super()._handshake_websocket()
+        self._resume_refused = False
+
+
+REMOVED_FROM_CALL = (4014, 4022)  # disconnected, call terminated: discord.py does not reconnect after these
+
+
+class BackoffResettingConnectionState(ResumeFallbackConnectionState):
+    """Before each reconnect that is no resume (4006, 1006, a TCP reset) discord.py's websocket poller waits
+    ``ExponentialBackoff().delay()``: a random 0-2 s, then 0-4, 0-8 ... 0-1024 s, and that backoff starts over only
+    after 34 minutes without a reconnect (2^11 s). So a recording whose voice was closed now and then waited longer
+    each time, whether or not the connections between had been fine: 0.3, 3.5, 6.3, 1.5, 11.7, then 43.5 s in a
+    3-minute chaos run, and the recorder lost its voice. Here the poller of our connections gets a
+    ``ReconnectBackoff`` instead, which starts over once a connection stayed up ``STABLE_AFTER`` seconds and
+    begins lower: audio lost is lost for good, and a single recorder does not hammer a voice server."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connected_at: float | None = None  # when the last handshake completed; taken by the next delay
+
+    async def _handshake_websocket(self) -> None:
+        await super()._handshake_websocket()
+        self.connected_at = time.monotonic()
+
+    async def _poll_voice_ws(self, reconnect: bool) -> None:
+        # The poller runs as its own task: the variable is set in that task's context only.
+        _POLLING.set(self)
+        await super()._poll_voice_ws(reconnect)
+
+
+class ReconnectBackoff:
+    """What the poller asks before a reconnect: a random delay below ``FIRST_RETRY_WITHIN``, doubling with each
+    reconnect that follows a connection up less than ``STABLE_AFTER`` s (or none), up to 2^9 times."""
+
+    def __init__(self, connection: BackoffResettingConnectionState) -> None:
+        self._connection = connection
+        self._retries = 0
+
+    def delay(self) -> float:
+        connected_at, self._connection.connected_at = self._connection.connected_at, None
+        if connected_at is not None and time.monotonic() - connected_at >= STABLE_AFTER:
+            self._retries = 0
+        self._retries = min(self._retries + 1, 10)
+        return random.uniform(0, FIRST_RETRY_WITHIN * 2 ** (self._retries - 1))
+
+
+FIRST_RETRY_WITHIN = 0.5
+STABLE_AFTER = 10.0
+_POLLING: contextvars.ContextVar[BackoffResettingConnectionState | None] = contextvars.ContextVar(
+    "pandora_voice_poller", default=None)
+_DISCORD_PY_BACKOFF = discord.voice_state.ExponentialBackoff
+
+
+def _voice_reconnect_backoff(*args: Any, **kwargs: Any) -> Any:
+    """What ``discord.voice_state`` builds its poller's backoff with: ours for our connections' pollers,
+    discord.py's own for any other voice client in the process."""
+    connection = _POLLING.get()
+    return _DISCORD_PY_BACKOFF(*args, **kwargs) if connection is None else ReconnectBackoff(connection)
+
+
+discord.voice_state.ExponentialBackoff = _voice_reconnect_backoff  # type: ignore[assignment,misc]
+
+
+class StateWaitingConnectionState(BackoffResettingConnectionState):
+    """discord.py's ``_wait_for_state`` checks the state, then waits on ``_state_event`` in a task of its own
+    (``sane_wait_for``), and each state change sets that event and clears it at once. Changes made before that task
+    first runs are missed: the gateway reader handles VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE in one go when
+    both are buffered, and the connect then waited for "both voice updates" until its timeout (30 s, then the
+    recorder gave up; seen on a loaded machine). Here the state is checked again in the same step that starts each
+    wait, so no change falls between."""
+
+    async def _wait_for_state(self, state: ConnectionFlowState, *other_states: ConnectionFlowState,
+                              timeout: float | None = None) -> None:
+        states = (state, *other_states)
+
+        async def reached() -> None:
+            while self.state not in states:
+                await self._state_event.wait()
+
+        await asyncio.wait_for(reached(), timeout)
+
+
 class HookedVoiceClient(discord.VoiceClient):
     """``discord.VoiceClient`` with the voice internals a receiving client needs, under names that say what they do.
 
@@ -190,7 +321,7 @@ class HookedVoiceClient(discord.VoiceClient):
         super().__init__(client, channel)  # type: ignore[arg-type]
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return ReaderWakingConnectionState(self, hook=self._voice_gateway_hook)
+        return StateWaitingConnectionState(self, hook=self._voice_gateway_hook)
 
     async def _voice_gateway_hook(self, _ws: Any, message: dict[str, Any]) -> None:
         try:

@@ -244,16 +244,19 @@ class DiscordSimulator:
 
     # --- faults -------------------------------------------------------------------------------------------------
 
-    async def close_voice_socket(self, user_id: int, code: int = VoiceClose.SERVER_CRASHED) -> None:
+    async def close_voice_socket(self, user_id: int, code: int = VoiceClose.SERVER_CRASHED, *,
+                                 resumable: bool = True) -> None:
         """Fault: the voice server closes this user's voice websocket with ``code``.
 
-        4015 keeps the session resumable; 4014 (disconnected) and 4022 (call terminated) also remove the user's
-        voice state first, as Discord does when someone is kicked from a channel; other codes make clients
-        reconnect from scratch.
+        4015 keeps the session resumable, unless ``resumable`` is False (the crashed server lost the session: the
+        client's RESUME is refused with 4006, as Discord refuses a resume of an invalid session, and the client
+        must connect afresh); 4014 (disconnected) and 4022 (call terminated) also remove the user's voice state
+        first, as Discord does when someone is kicked from a channel; other codes make clients reconnect from
+        scratch.
         """
         if code in (VoiceClose.DISCONNECTED, VoiceClose.CALL_TERMINATED):
             await self.voice_states.kick(user_id)
-        await self.voice.close_voice_socket(user_id, code)
+        await self.voice.close_voice_socket(user_id, code, resumable=resumable)
 
     async def close_gateway_socket(self, bot: SimBot, code: int = GatewayClose.UNKNOWN_ERROR) -> None:
         """Fault: the gateway closes every websocket of this bot with ``code`` (4000 lets clients resume)."""

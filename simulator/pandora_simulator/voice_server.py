@@ -115,12 +115,19 @@ class VoiceServer:
     # --- grants and connections -----------------------------------------------------------------------------
 
     def grant(self, guild_id: int, user_id: int, session_id: str, channel_id: int, *, reuse: bool) -> str:
-        """A token for VOICE_SERVER_UPDATE; a refresh in the same channel keeps the token so RESUME works."""
+        """A token for VOICE_SERVER_UPDATE; a refresh in the same channel keeps the token of the voice connection
+        it refreshes, so RESUME works. That is the connection's own token, or else the newest grant for the seat:
+        after a fresh reconnect (op 4 leave and join, a new token, a new IDENTIFY) the older grants of the same
+        seat are still stored, and handing out the first of them made the next RESUME fail 4006."""
         if reuse:
-            for existing in self.grants.values():
-                if (existing.guild_id, existing.user_id, existing.session_id, existing.channel_id) == (
-                    guild_id, user_id, session_id, channel_id
-                ):
+            seat = (guild_id, user_id, session_id, channel_id)
+            connection = self.connections.get((guild_id, user_id))
+            if connection is not None and not connection.closed and seat == (
+                connection.guild_id, connection.user_id, connection.session_id, connection.channel_id
+            ):
+                return connection.token
+            for existing in reversed(self.grants.values()):
+                if (existing.guild_id, existing.user_id, existing.session_id, existing.channel_id) == seat:
                     return existing.token
         token = secrets.token_hex(8)
         self.grants[token] = VoiceGrant(token, guild_id, user_id, session_id, channel_id)
@@ -194,11 +201,12 @@ class VoiceServer:
         if connection.ws is None and not connection.closed and time.monotonic() >= connection.resumable_until:
             await self.drop(connection)
 
-    async def close_voice_socket(self, user_id: int, code: int) -> None:
-        """Fault: close every voice websocket of this user with ``code`` (4015 leaves the session resumable)."""
+    async def close_voice_socket(self, user_id: int, code: int, *, resumable: bool = True) -> None:
+        """Fault: close every voice websocket of this user with ``code`` (4015 leaves the session resumable,
+        unless ``resumable`` is False: then the next RESUME is refused with 4006)."""
         for connection in [c for c in self.connections.values() if c.user_id == user_id]:
-            log.info("closing voice socket", user=user_id, code=code)
-            if code != VoiceClose.SERVER_CRASHED:
+            log.info("closing voice socket", user=user_id, code=code, resumable=resumable)
+            if code != VoiceClose.SERVER_CRASHED or not resumable:
                 await self.drop(connection)
             await connection.close(code)
 

@@ -17,7 +17,7 @@ from table import render
 
 pytestmark = [pytest.mark.dapr, pytest.mark.slow, pytest.mark.timeout(300)]
 
-SMOKE = Options(minutes=0.3, kills=2, voice_closes=4, churn_minutes=0.25, outage_minutes=0.15)
+SMOKE = Options(minutes=0.3, kills=2, voice_closes=5, churn_minutes=0.25, outage_minutes=0.15)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,8 @@ def voice_closes(storage, tmp_path_factory) -> Result:
 
 def test_voice_socket_closes_lose_no_delivered_frame_outside_the_reconnect_windows(voice_closes):
     assert lost(voice_closes) == dict.fromkeys(lost(voice_closes), 0)
-    assert voice_closes.fault_labels == ["4015", "4006", "1006", "TCP reset"]
+    # The second 4015 comes after in-process reconnects: it is resumed too (it used to end the recording).
+    assert voice_closes.fault_labels == ["4015", "4006", "1006", "TCP reset", "4015"]
 
 
 def test_the_recorder_reconnects_by_itself_after_every_voice_close(voice_closes):

@@ -218,3 +218,13 @@ class RawGateway:
             event = await self.receive()
             if event.get("t") == "VOICE_SERVER_UPDATE":
                 return dict(event["d"])
+
+    async def leave_voice(self, guild_id: int) -> None:
+        """Op 4 with no channel; returns once our VOICE_STATE_UPDATE says we left."""
+        assert self.ws is not None
+        await self.ws.send_json({"op": 4, "d": {"guild_id": str(guild_id), "channel_id": None,
+                                                "self_mute": False, "self_deaf": False}})
+        while True:
+            event = await self.receive()
+            if event.get("t") == "VOICE_STATE_UPDATE" and event["d"]["channel_id"] is None:
+                return

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sim_clients import RawGateway
 
 from pandora_simulator import DiscordSimulator
 from pandora_simulator.testing import small_world, wait_for
@@ -112,3 +113,50 @@ async def test_silent_client_is_closed_with_4009(sim: DiscordSimulator) -> None:
         closed = await ws.receive()
         assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4009)
     await wait_for(lambda: (world.guild.id, world.bot.id) not in sim.voice.connections, what="the seat freed")
+
+
+async def _first_answer(sim: DiscordSimulator, server: dict[str, Any], op: int, data: dict[str, Any]
+                        ) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse, Any]:
+    """A new voice websocket that sent ``op``: (its session, the socket, the first answer: a message's ``op`` or
+    the close code)."""
+    session = aiohttp.ClientSession()
+    ws = await session.ws_connect(f"wss://{server['endpoint']}/?v=8", ssl=_tls(sim))
+    await ws.receive_json()  # HELLO
+    await ws.send_json({"op": op, "d": data})
+    answer = await ws.receive(5)
+    return session, ws, int(answer.data) if answer.type == aiohttp.WSMsgType.CLOSE else answer.json()["op"]
+
+
+async def test_a_refresh_after_a_fresh_reconnect_hands_out_the_token_a_resume_needs(sim: DiscordSimulator) -> None:
+    """discord.py's path through a 4006 then a 4015: leave and join (a new token), IDENTIFY; after the 4015, op 4
+    into the same channel (a refresh), then RESUME with the refreshed token: the voice server resumes."""
+    world = await small_world(sim)
+    opened = []
+    async with RawGateway(sim) as gateway:
+        ready = await gateway.identify(world.bot.token)
+
+        def identify(server: dict[str, Any]) -> dict[str, Any]:
+            return {"server_id": str(world.guild.id), "user_id": str(world.bot.id), "token": server["token"],
+                    "session_id": ready["session_id"]}
+
+        try:
+            first = await gateway.join_voice(world.guild.id, world.voice.id)
+            opened.append(await _first_answer(sim, first, 0, identify(first)))
+            assert opened[-1][2] == 2  # READY
+            await sim.close_voice_socket(world.bot.id, code=4006)
+            await gateway.leave_voice(world.guild.id)
+            second = await gateway.join_voice(world.guild.id, world.voice.id)
+            assert second["token"] != first["token"]
+            opened.append(await _first_answer(sim, second, 0, identify(second)))
+            assert opened[-1][2] == 2
+            await sim.close_voice_socket(world.bot.id, code=4015)
+            refresh = await gateway.join_voice(world.guild.id, world.voice.id)
+            assert refresh["token"] == second["token"]
+            resume = {"server_id": str(world.guild.id), "session_id": ready["session_id"],
+                      "token": refresh["token"], "seq_ack": 1}
+            opened.append(await _first_answer(sim, refresh, 7, resume))
+            assert opened[-1][2] == 9  # RESUMED
+        finally:
+            for session, ws, _ in opened:
+                await ws.close()
+                await session.close()
