@@ -33,6 +33,7 @@ FUZZ = settings(max_examples=int(os.environ.get("PANDORA_FUZZ_EXAMPLES", "30")),
 OGG_KINDS = ("header1", "header2", "data")
 JITTER = 0.015  # the recording's network jitter (tone_recording.record)
 TOLERANCE = 0.020
+AUDIBLE = 0.040  # a burst the damage cuts within its first frames may be too short to be heard after decoding
 DAMAGE_LINE = re.compile(r"^pandora cook: (?P<file>\S+): damaged at byte (?P<offset>\d+): \S", re.MULTILINE)
 
 damage = st.one_of(
@@ -101,7 +102,14 @@ def speech_until(recording: Recording, track: int, cutoff: float, covered: float
 
     heard = clip(active_intervals(samples))
     wanted = expected_intervals(voice)
-    assert len(heard) == len(clip(wanted)), (cooked.name, cutoff, heard, wanted)
+    # The last burst before the damage, when only its first few ms are left, may or may not be heard: neither
+    # required nor refused (found: 27 ms left of a burst, and nothing heard).
+    clipped = clip(wanted)
+    if clipped and clipped[-1][1] - clipped[-1][0] < AUDIBLE:
+        clipped.pop()
+        cut_start = wanted[len(clipped)][0]
+        heard = [(start, end) for start, end in heard if abs(start - cut_start) > TOLERANCE]
+    assert len(heard) == len(clipped), (cooked.name, cutoff, heard, wanted)
     for (got_start, got_end), (want_start, want_end, extra) in zip(heard, wanted, strict=False):
         assert abs(got_start - want_start) <= TOLERANCE, (cooked.name, cutoff, heard, wanted)
         assert -TOLERANCE <= got_end - min(want_end, cutoff) <= TOLERANCE + extra, (cooked.name, cutoff, heard, wanted)
