@@ -39,6 +39,10 @@ HELM_VERSION = "v3.22.0"
 # runtime minor (the gRPC API is additive). v1.18.2 and v1.18.3 need durabletask-go versions the proxy refuses
 # (403 "not available"), so v1.18.1 is the newest that builds here.
 DAPR_VERSION = "v1.18.1"
+# NetworkPolicy on the real node: kube-router's firewall alone (iptables + ipset). kube-network-policies, kind's
+# choice, needs the nftables `queue` expression, which this kernel lacks (CONFIG_NFT_QUEUE unset). The proxy serves
+# no kube-router/v2 release newer than v2.1.0 (403 for v2.2.0 and up).
+KUBE_ROUTER_VERSION = "v2.1.0"
 
 
 def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
@@ -117,6 +121,13 @@ COMPONENTS: dict[str, GoComponent] = {
             # Without a components build tag daprd registers no components and panics at start.
             tags=("stablecomponents",),
             ldflags=(f"-X github.com/dapr/dapr/pkg/buildinfo.version={DAPR_VERSION.lstrip('v')}",),
+        ),
+        GoComponent(
+            name="kube-router",
+            module="github.com/cloudnativelabs/kube-router/v2",
+            version=KUBE_ROUTER_VERSION,
+            binaries={"kube-router": "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"},
+            ldflags=(f"-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={KUBE_ROUTER_VERSION}",),
         ),
     )
 }
