@@ -1,11 +1,15 @@
 """NetworkPolicy enforced on the real node: kube-router with only its firewall, as a host process.
 
-The bridge CNI plugin stores policies and enforces none. kube-router's firewall (`--run-firewall`, without its BGP
-router and service proxy) turns every policy that selects a pod on this node into iptables chains matching the
-pod's address, with ipsets for the peers; kube-proxy keeps the Services. It needs `ipset` and the iptables match
-extensions (set, physdev, addrtype, conntrack), which this kernel has. kube-network-policies (what kind uses) would
-be smaller, but it hands each new connection to user space with the nftables `queue` expression, and these kernels
-are built without it (CONFIG_NFT_QUEUE unset: `nft add rule ... queue` fails with "No such file or directory").
+The bridge CNI plugin stores policies and enforces none. kube-router's firewall (built alone from our own main,
+files/kube-router-firewall.go, without its BGP router and service proxy) turns every policy that selects a pod on
+this node into iptables chains matching the pod's address, with ipsets for the peers; kube-proxy keeps the
+Services. It needs `ipset` and the iptables match extensions (set, physdev, addrtype, conntrack), which this
+kernel has. kube-network-policies (what kind uses) would be smaller, but it hands each new connection to user space
+with the nftables `queue` expression, and these kernels are built without it (CONFIG_NFT_QUEUE unset: `nft add
+rule ... queue` fails with "No such file or directory").
+
+Like any NetworkPolicy plugin it lets a pod's own node reach the pod; in kube-router's case also any pod reach
+the node's addresses on the NodePort range (30000-32767), whatever the policies say.
 
 Its chains (KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*) go with the other chains `up` did not find on the host;
 its ipsets are destroyed by host.py the same way (those that were not there before `up`).
@@ -14,6 +18,7 @@ its ipsets are destroyed by host.py the same way (those that were not there befo
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +29,15 @@ from pandora_testenv.processes import ManagedProcess, StartError, start_listenin
 
 BINARY = "kube-router"
 IPSET = "/usr/sbin/ipset"
-# What the firewall reads (the informers kube-router starts for every mode watch Services and endpoints too).
+# What the firewall reads: its node (for the node's address), pods, namespaces and policies.
 USER = "pandora-testenv:kube-router"
 RULES = [
-    {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes", "services", "endpoints"],
-     "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["list", "watch"]},
 ]
+# The firewall's top-level chain, jumped to from FORWARD once its first sync began.
+FORWARD_CHAIN = "KUBE-ROUTER-FORWARD"
 
 
 def missing_tools() -> list[str]:
@@ -55,9 +61,13 @@ def grant_access(api: AdminApi) -> None:
 
 def start_firewall(directory: Path, node_name: str, api: AdminApi, timeout: float,
                    **options: Any) -> ManagedProcess:
-    """Start kube-router's firewall for `node_name` and return once it has synced its first rules (its health
-    endpoint answers only after every controller it runs reported in)."""
+    """Start kube-router's firewall for `node_name`; return once it is healthy and has hooked its chains into
+    FORWARD (pods and policies that come later are synced as they come)."""
     grant_access(api)
+
+    def ready(ports: list[int]) -> bool:
+        forward = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True).stdout
+        return http_ok(f"http://127.0.0.1:{ports[0]}/healthz") and f"-j {FORWARD_CHAIN}" in forward
 
     def args(ports: list[int]) -> list[str]:
         return [
@@ -70,7 +80,5 @@ def start_firewall(directory: Path, node_name: str, api: AdminApi, timeout: floa
             "--v=1",
         ]
 
-    process, _ports = start_listening(
-        "kube-router", args, 1, lambda ports: http_ok(f"http://127.0.0.1:{ports[0]}/healthz"),
-        run_dir=directory, timeout=timeout, **options)
+    process, _ports = start_listening("kube-router", args, 1, ready, run_dir=directory, timeout=timeout, **options)
     return process
