@@ -74,7 +74,7 @@ def _is_local(path: str) -> bool:
 def wrapper_gomod(component: GoComponent, upstream: dict) -> str:
     """The go.mod text of the wrapper module for one component."""
     local_version = component.local_replace_version or component.version
-    lines = [f"module pandora.local/testenv/{component.name}", "", f"go {upstream.get('Go', '1.26')}", ""]
+    lines = [f"module {component.wrapper_module}", "", f"go {upstream.get('Go', '1.26')}", ""]
     for godebug in upstream.get("Godebug") or []:
         lines.append(f"godebug {godebug['Key']}={godebug['Value']}")
     lines.append("require (")
@@ -125,6 +125,8 @@ def build_component(component: GoComponent, force: bool = False, echo=print) -> 
     started = time.monotonic()
     upstream = _upstream_gomod(component, log)
     (src / "go.mod").write_text(wrapper_gomod(component, upstream))
+    if component.main_file:
+        (src / "main.go").write_text(component.main_source())
     staging = root / f".{component.key}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "bin").mkdir(parents=True)

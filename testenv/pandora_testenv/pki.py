@@ -29,9 +29,11 @@ CLIENTS = {
     "controller-manager": ("system:kube-controller-manager", []),
     "scheduler": ("system:kube-scheduler", []),
     # The real node (realnode/): its kubelet as a node identity (Node authorizer), kube-proxy (bootstrap role
-    # system:node-proxier), and the API server's client certificate for kubelets (logs, exec).
+    # system:node-proxier), kube-router's firewall (its own read-only ClusterRole, realnode/networkpolicy.py),
+    # and the API server's client certificate for kubelets (logs, exec).
     "kubelet": ("system:node:pandora-real-node", ["system:nodes"]),
     "kube-proxy": ("system:kube-proxy", []),
+    "kube-router": ("pandora-testenv:kube-router", []),
     "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", []),
 }
 

@@ -26,6 +26,7 @@ def host_state() -> dict[str, object]:
         "iptables": _iptables("iptables-save"),
         "ip6tables": _iptables("ip6tables-save"),
         "nft tables": subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout.split("\n"),
+        "ipsets": sorted(subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True).stdout.split()),
         "links": sorted(re.findall(r"^\d+: ([^:@]+)", links, re.MULTILINE)),
         "ip_forward": Path("/proc/sys/net/ipv4/ip_forward").read_text().strip(),
         "mounts": sorted(mounts),

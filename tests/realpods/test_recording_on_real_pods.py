@@ -1,9 +1,10 @@
 """End to end on real pods, as a user runs Pandora: `helm install` of our chart, the operator pod from our image,
 `kubectl apply` of a Recording for a simulated guild, a recorder pod with a real daprd sidecar (injected by Dapr's
 control plane, Components loaded from the cluster) recording two speakers into S3, `kubectl patch` to stop, then
-`pandora fetch` and `pandora cook` on the chunks: each speaker's frames exactly as sent. Also the recorder pod
-deleted (SIGTERM) and its container SIGKILLed mid-recording: the same recording id continues, nothing flushed is
-lost.
+`pandora fetch` and `pandora cook` on the chunks: each speaker's frames exactly as sent; all of it under the chart's
+recorder NetworkPolicy, which the real node enforces (what the policy forbids is refused, and opens without it).
+Also the recorder pod deleted (SIGTERM) and its container SIGKILLed mid-recording: the same recording id continues,
+nothing flushed is lost.
 
 Timings are printed (`pytest -s`), not asserted."""
 
@@ -14,9 +15,11 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from crash_gap import PodClock, measure_in_place_restart, recorder_running
+from reachability import Attempt, check_enforced
 from recorder_testkit import recorded_tracks
 from release import (
     PodWatch,
@@ -130,6 +133,10 @@ async def test_helm_install_record_two_speakers_stop_fetch_cook(real_cluster, re
         assert "pandora-recordings (bindings.aws.s3/v1)" in sidecar_log, sidecar_log[-3000:]
         assert "pandora-statestore (state.redis/v1)" in sidecar_log, sidecar_log[-3000:]
         await run(_check_network_policy, cluster, real_namespace, pod)
+        timings["network policy: allowed/forbidden, without it, back"] = await run(
+            _check_network_policy_enforced, cluster, real_namespace, pod, {
+                "Discord REST and gateway (the simulator)": sim.port, "Discord voice websocket": sim.voice_port,
+                "Redis": bridge_redis.port, "S3": urlsplit(bridge_s3.endpoint).port})
 
         await alice.speak(seconds=1.0)
         await bob.speak(seconds=1.0)
@@ -157,8 +164,7 @@ async def test_helm_install_record_two_speakers_stop_fetch_cook(real_cluster, re
 
 def _check_network_policy(cluster, namespace: str, pod: dict) -> None:
     """The chart's NetworkPolicy covers this recorder pod and the ports its sidecar dials in Dapr's control plane
-    (the Services' target ports). The bridge plugin does not enforce policies: this run shows recording works
-    with the policy in place, not that the policy lets exactly this traffic through."""
+    (the Services' target ports)."""
     policy = json.loads(cluster.kubectl("-n", namespace, "get", "networkpolicy", "pandora-recorder", "-o", "json",
                                         check=True).stdout)
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
@@ -167,6 +173,37 @@ def _check_network_policy(cluster, namespace: str, pod: dict) -> None:
                                           "json", check=True).stdout)["items"]
     targets = {port["targetPort"] for service in services for port in service["spec"]["ports"]}
     assert targets and targets <= {port["port"] for port in dapr_rule["ports"]}, targets
+
+
+def _check_network_policy_enforced(cluster, namespace: str, recorder: dict, on_the_node: dict[str, int]) -> float:
+    """The real node enforces the policy (kube-router). From the recorder pod's own network namespace (which its
+    daprd shares), new connections to what a recording needs open: `on_the_node` (name -> port of a service on
+    the node's address), the API server through the `kubernetes` Service, Dapr's sentry and operator. Ports the
+    policy does not list are refused: the kubelet's API on that same node address, sentry's health port (a Dapr
+    control plane port daprd does not dial); and nothing connects to the recorder (the operator's pod to daprd's
+    health port). Each refused one opens once the policy is deleted."""
+    started = time.monotonic()
+    operator = _pod(cluster, namespace, "app.kubernetes.io/component=operator")["metadata"]["name"]
+    sentry, dapr_operator = (_pod(cluster, "dapr-system", f"app={app}")["status"]["podIP"]
+                             for app in ("dapr-sentry", "dapr-operator"))
+    name = recorder["metadata"]["name"]
+    allowed = {what: Attempt(name, "recorder", GATEWAY, port) for what, port in on_the_node.items()}
+    allowed |= {"API server (kubernetes Service)": Attempt(name, "recorder", "kubernetes.default.svc", 443),
+                "dapr-sentry": Attempt(name, "recorder", sentry, 50001),
+                "dapr-operator": Attempt(name, "recorder", dapr_operator, 6500)}
+    check_enforced(cluster, namespace, allowed, {
+        "recorder -> kubelet API on its node": Attempt(name, "recorder", GATEWAY, 10250),
+        "recorder -> dapr-sentry's health port": Attempt(name, "recorder", sentry, 8080),
+        "operator pod -> recorder's daprd health port": Attempt(operator, "operator", recorder["status"]["podIP"],
+                                                                3501),
+    })
+    return time.monotonic() - started
+
+
+def _pod(cluster, namespace: str, selector: str) -> dict:
+    (pod,) = json.loads(cluster.kubectl("-n", namespace, "get", "pods", "-l", selector, "-o", "json",
+                                        check=True).stdout)["items"]
+    return pod
 
 
 def _recorder_container_id(cluster, namespace: str, pod: str) -> str | None:

@@ -1,9 +1,10 @@
 """The host side of the real node: its network, and undoing everything `up` changed on the machine.
 
 Pods live on the bridge `pandora0` (10.86.0.0/24, the host is 10.86.0.1: the API server, cluster DNS and the
-services tests start listen there). `up` records what it is about to change (ip_forward, which iptables chains and
-tables exist, /run/netns) in the node directory; `down` puts each back: the bridge, ip_forward, every chain and
-table kube-proxy added (after `kube-proxy --cleanup`), network namespaces and mounts left by pods.
+services tests start listen there). `up` records what it is about to change (ip_forward, which iptables chains,
+tables and ipsets exist, /run/netns) in the node directory; `down` puts each back: the bridge, ip_forward, every
+chain and table kube-proxy and kube-router added (after `kube-proxy --cleanup`), kube-router's ipsets, network
+namespaces and mounts left by pods.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class HostState:
     netns_dir_existed: bool = True
     # FIXED_PATHS that did not exist: `down` removes them again
     absent_paths: list[str] = field(default_factory=list)
+    ipsets: list[str] = field(default_factory=list)
 
     def save(self, directory: Path) -> None:
         (directory / STATE_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -87,6 +89,13 @@ def iptables_chains(family: str) -> dict[str, list[str]]:
     return chains
 
 
+def ipsets() -> list[str]:
+    """Names of the host's ipsets (none without the ipset tool)."""
+    if shutil.which("ipset") is None:
+        return []
+    return _run("ipset", "list", "-n", check=False).stdout.split()
+
+
 def bridge_exists() -> bool:
     return _run("ip", "link", "show", BRIDGE, check=False).returncode == 0
 
@@ -103,6 +112,7 @@ def network_up(directory: Path) -> HostState:
         chains={family: iptables_chains(family) for family in ("ip", "ip6")},
         netns_dir_existed=NETNS_DIR.exists(),
         absent_paths=[path for path in FIXED_PATHS if not Path(path).exists()],
+        ipsets=ipsets(),
     )
     directory.mkdir(parents=True, exist_ok=True)
     state.save(directory)
@@ -172,6 +182,13 @@ def _remove_added_tables(state: HostState) -> None:
                 _run("nft", "delete", "table", family, table, check=False)
 
 
+def _remove_added_ipsets(state: HostState) -> None:
+    """ipsets kube-router made (once no iptables rule refers to them, they can be destroyed)."""
+    for name in ipsets():
+        if name not in state.ipsets:
+            _run("ipset", "destroy", name, check=False)
+
+
 def _remove_fixed_paths(state: HostState, node_dir: Path) -> None:
     """The kubelet's and containerd's fixed paths: gone if `up` found them absent; otherwise only the container
     log links that point into this node's directory."""
@@ -195,6 +212,7 @@ def network_down(directory: Path) -> None:
         _run("ip", "link", "delete", BRIDGE, check=False)
     _remove_added_chains(state)
     _remove_added_tables(state)
+    _remove_added_ipsets(state)
     IP_FORWARD.write_text(state.ip_forward + "\n")
     if not state.netns_dir_existed and NETNS_DIR.is_dir() and not any(NETNS_DIR.iterdir()):
         NETNS_DIR.rmdir()

@@ -1,7 +1,7 @@
 """One real node beside the KWOK one: containerd (Debian's) + runc, the kubelet and kube-proxy from the pinned
-kubernetes build, the bridge CNI plugin, and cluster DNS; every process with a pid file under `DIR/pids`, every
-file under `DIR/node` except containerd's image content, which stays in the cache (`<cache>/node/containerd`) so
-a new node does not import the images again.
+kubernetes build, the bridge CNI plugin, kube-router's firewall enforcing NetworkPolicy (networkpolicy.py), and
+cluster DNS; every process with a pid file under `DIR/pids`, every file under `DIR/node` except containerd's image
+content, which stays in the cache (`<cache>/node/containerd`) so a new node does not import the images again.
 
 Pods choose this node by node selector (`pandora.dev/node: real`); `prefer_real_node(namespace)` makes it the
 default for a whole namespace (PodNodeSelector), which is how pods the operator creates land here.
@@ -26,6 +26,7 @@ from pandora_testenv.realnode.buildah import files
 from pandora_testenv.realnode.clusterdns import resolve
 from pandora_testenv.realnode.host import BRIDGE, GATEWAY, POD_SUBNET, RANGE_START, unmount_under
 from pandora_testenv.realnode.images import OWN_REPOSITORIES, Image, cached_images
+from pandora_testenv.realnode.networkpolicy import missing_tools, start_firewall
 
 NODE_NAME = "pandora-real-node"
 NODE_LABEL = ("pandora.dev/node", "real")
@@ -35,13 +36,14 @@ CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
 HOST_TOOLS = (CONTAINERD, CTR, "/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local",
               "/usr/sbin/iptables", "/usr/bin/mount")
-NODE_BINARIES = ["kubelet", "kube-proxy"]
+NODE_BINARIES = ["kubelet", "kube-proxy", "kube-router"]
 # The API server flags a real node needs: reach kubelets by their InternalIP (the bridge address) with a client
 # certificate the kubelet trusts; honour a namespace's default node selector.
 APISERVER_ARGS = ("--kubelet-preferred-address-types=InternalIP",
                   "--enable-admission-plugins=PodNodeSelector")
-# Stop order: nothing starts pods once the kubelet is gone; containerd after its containers.
-STOP_ORDER = ["kubelet", "kube-proxy", "cluster-dns"]
+# Stop order: nothing starts pods once the kubelet is gone; containerd after its containers. kube-router leaves
+# its chains and ipsets when stopped: host.py removes them.
+STOP_ORDER = ["kubelet", "kube-router", "kube-proxy", "cluster-dns"]
 
 
 class NodeError(StartError):
@@ -53,7 +55,7 @@ def missing_requirements() -> list[str]:
     missing = []
     if os.geteuid() != 0:
         missing.append("root (namespaces, mounts, the bridge, iptables)")
-    missing += [tool for tool in HOST_TOOLS if not Path(tool).exists()]
+    missing += [tool for tool in HOST_TOOLS if not Path(tool).exists()] + missing_tools()
     missing += [f"{name} (pandora-testenv build)" for name in missing_binaries(NODE_BINARIES)]
     return missing
 
@@ -98,8 +100,9 @@ def _render(template: str, node: RealNode, **values: str) -> str:
 
 
 def node_up(directory: Path, api, timeout: float = 120.0, tie_to_parent: bool = False) -> RealNode:
-    """Start containerd, import the cached images, start cluster DNS, the kubelet and kube-proxy; return when the
-    node is Ready. `api` is the control plane's AdminApi. The bridge and the control plane must be up."""
+    """Start containerd, import the cached images, start cluster DNS, the kubelet, kube-proxy and the NetworkPolicy
+    firewall; return when the node is Ready and the firewall has synced. `api` is the control plane's AdminApi.
+    The bridge and the control plane must be up."""
     node = RealNode(directory)
     node.node_dir.mkdir(parents=True, exist_ok=True)
     (node.node_dir / "cni" / "net.d").mkdir(parents=True, exist_ok=True)
@@ -141,7 +144,8 @@ def node_up(directory: Path, api, timeout: float = 120.0, tie_to_parent: bool = 
     proxy = start("kube-proxy", [str(binary_path("kube-proxy")),
                                  f"--config={node.node_dir / 'kube-proxy-config.yaml'}", "--v=1"], **options)
     wait_until(proxy, lambda: http_ok("http://127.0.0.1:10256/healthz"), timeout, "syncing Services")
-    for process in (containerd, dns, kubelet, proxy):
+    firewall = start_firewall(directory, node.name, api, timeout, tie_to_parent=tie_to_parent)
+    for process in (containerd, dns, kubelet, proxy, firewall):
         if not process.alive():
             raise process.fail("exited")
     return node
