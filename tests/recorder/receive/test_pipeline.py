@@ -201,4 +201,7 @@ def test_the_last_frames_before_everybody_stops_go_out_once_their_hold_is_over(k
     assert out == []  # all within their hold
     clock.now += 0.05
     pipeline.release_due()
+    assert opus_of(out, 1001) == frames[:1]  # its hold is over; the others' not yet
+    clock.now += 0.05
+    pipeline.release_due()
     assert opus_of(out, 1001) == frames
