@@ -131,6 +131,13 @@ async def test_a_recorder_may_write_only_its_own_recordings_progress(
     _recording_with_pod(kube_cluster, namespace, "theirs", 2)
     api_url, ca_file = _api(kube_cluster, tmp_path)
     token = _pod_token(kube_cluster, namespace, mine, tmp_path)
+    # The API server enforces a new admission policy once it has loaded it, a moment after the apply (seen in CI:
+    # the first forged write got through). Dry runs go through admission and store nothing.
+    theirs = f"/apis/pandora.dev/v1alpha1/namespaces/{namespace}/recordings/theirs/status?dryRun=All"
+    deadline = asyncio.get_running_loop().time() + 30
+    while (await _patch(api_url, ca_file, token, theirs, {"status": {"bytes": 1}}))[0] != 422:
+        assert asyncio.get_running_loop().time() < deadline, "the admission policy is not enforced"
+        await asyncio.sleep(0.2)
 
     # Admission denials are 422 with the policy's message; RBAC denials are 403.
     code, text = await _patch_status(api_url, ca_file, token, namespace, "theirs", {"bytes": 1})
