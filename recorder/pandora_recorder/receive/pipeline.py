@@ -35,7 +35,6 @@ RETRIED = (DropReason.DAVE_FAILED, DropReason.DAVE_NOT_READY)
 _Held = tuple[RtpPacket, bytes, float]
 
 
-
 class ReceivePipeline:
     def __init__(
         self,

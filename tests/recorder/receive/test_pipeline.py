@@ -2,6 +2,8 @@
 
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 import davey
 import pytest
@@ -16,6 +18,14 @@ from pandora_simulator.rtp import AES_GCM, XCHACHA, ip_discovery_response
 def transport_only_pipeline(out: list[ReceivedFrame], mode: str, key: bytes) -> ReceivePipeline:
     pipeline = ReceivePipeline(out.append, DaveDecryptor(), max_hold=60.0)  # nothing attached: transport-only
     pipeline.set_transport(transport_decryptor(mode, key))
+    return pipeline
+
+
+def alice_pipeline(submit: Callable[[ReceivedFrame], None], key: bytes, **tuning: Any) -> ReceivePipeline:
+    """A transport-only pipeline (XChaCha20) where SSRC 11 is user 1001."""
+    pipeline = ReceivePipeline(submit, DaveDecryptor(), **tuning)
+    pipeline.set_transport(transport_decryptor(XCHACHA, key))
+    pipeline.on_speaking(1001, 11)
     return pipeline
 
 
@@ -147,9 +157,7 @@ def test_an_unexpected_error_is_counted_and_receiving_goes_on(key: bytes) -> Non
             raise OSError("disk full")
         out.append(frame)
 
-    pipeline = ReceivePipeline(broken_writer, DaveDecryptor(), reorder_window=0)
-    pipeline.set_transport(transport_decryptor(XCHACHA, key))
-    pipeline.on_speaking(1001, 11)
+    pipeline = alice_pipeline(broken_writer, key, reorder_window=0)
     sender = Sender(XCHACHA, key, 11)
     frames = opus_frames(3)
     for frame in frames:
@@ -166,9 +174,7 @@ def test_a_frame_the_writer_refused_is_counted_as_dropped_not_as_handed_over(key
             raise OSError("disk full")
         taken.append(frame)
 
-    pipeline = ReceivePipeline(writer_refusing_the_second, DaveDecryptor(), reorder_window=0)
-    pipeline.set_transport(transport_decryptor(XCHACHA, key))
-    pipeline.on_speaking(1001, 11)
+    pipeline = alice_pipeline(writer_refusing_the_second, key, reorder_window=0)
     sender = Sender(XCHACHA, key, 11, sequence=0)
     for frame in opus_frames(3):
         pipeline.on_datagram(sender.datagram(frame))
@@ -189,9 +195,7 @@ def test_the_last_frames_before_everybody_stops_go_out_once_their_hold_is_over(k
     # No datagram comes after them: the hold runs on the wall clock, so they reach the writer (and survive a crash)
     # a hold after they arrived, not whenever the next datagram comes.
     clock, out = FakeClock(), []
-    pipeline = ReceivePipeline(out.append, DaveDecryptor(), max_hold=0.1, clock=clock)
-    pipeline.set_transport(transport_decryptor(XCHACHA, key))
-    pipeline.on_speaking(1001, 11)
+    pipeline = alice_pipeline(out.append, key, max_hold=0.1, clock=clock)
     sender = Sender(XCHACHA, key, 11)
     frames = opus_frames(3)
     for frame in frames:

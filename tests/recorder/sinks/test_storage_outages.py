@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from recorder_testkit import simulated_scene
@@ -108,6 +109,25 @@ def test_state_store_away_then_back_loses_no_frame_and_uploads_go_on(storage, ca
     assert record["dataSize"] == len(files[file_name(7202, "data")])
 
 
+def dapr_recorder_env(scene, storage, spill_dir: Path) -> dict[str, str]:
+    """`pandora record`'s environment in a pod: the simulator's connection, the Dapr binding, a spill folder."""
+    return {**os.environ, **scene.sim.connection_env(scene.bot), "PANDORA_STORAGE_BINDING": OBJECT_STORE,
+            "PANDORA_STORAGE_PREFIX": storage.prefix, ENV_SPILL_DIR: str(spill_dir)}
+
+
+def record_command(scene, recording_id: int) -> list[str]:
+    return [sys.executable, "-m", "pandora.cli", "record", "--guild", str(scene.guild.id),
+            "--channel", str(scene.voice.id), "--id", str(recording_id), "--storage", "dapr"]
+
+
+async def recorder_joined(scene, process) -> None:
+    await wait_for(lambda: process.returncode is not None or any(
+        c.user_id == scene.bot.id and c.ready_for_media
+        for c in scene.sim.voice.room(scene.voice.id).clients.values()), timeout=30,
+        what="the recorder to join voice")
+    await scene.voice.wait_dave_settled()
+
+
 async def test_a_recorder_stopped_while_the_object_store_is_away_says_what_it_kept_where(storage, tmp_path):
     """`pandora record` stopped (SIGTERM) during an outage waits --store-wait seconds, exits 3 and names the spill
     file; the next `pandora record` on the same id and disk uploads it, so the recording is complete."""
@@ -116,17 +136,11 @@ async def test_a_recorder_stopped_while_the_object_store_is_away_says_what_it_ke
     async with simulated_scene() as scene:
         alice = scene.guild.add_member("alice")
         await alice.join_voice(scene.voice)
-        env = {**os.environ, **scene.sim.connection_env(scene.bot), "PANDORA_STORAGE_BINDING": OBJECT_STORE,
-               "PANDORA_STORAGE_PREFIX": storage.prefix, ENV_SPILL_DIR: str(spill_dir)}
-        command = [sys.executable, "-m", "pandora.cli", "record", "--guild", str(scene.guild.id),
-                   "--channel", str(scene.voice.id), "--id", str(recording_id), "--storage", "dapr"]
+        env = dapr_recorder_env(scene, storage, spill_dir)
+        command = record_command(scene, recording_id)
 
         async def joined(process):
-            await wait_for(lambda: process.returncode is not None or any(
-                c.user_id == scene.bot.id and c.ready_for_media
-                for c in scene.sim.voice.room(scene.voice.id).clients.values()), timeout=30,
-                what="the recorder to join voice")
-            await scene.voice.wait_dave_settled()
+            await recorder_joined(scene, process)
 
         first = await asyncio.create_subprocess_exec(
             *command, "--store-wait", "3", env=env, cwd=tmp_path,
@@ -160,7 +174,6 @@ async def test_a_recorder_stopped_while_the_object_store_is_away_says_what_it_ke
     assert [opus for _, opus in tracks[alice.id]] == alice.sent_frames  # before, during and after the outage
 
 
-
 async def test_a_second_signal_while_the_recorder_waits_for_the_store_ends_the_wait_and_keeps_the_bytes(storage,
                                                                                                       tmp_path):
     spill_dir = tmp_path / "spill"
@@ -168,18 +181,11 @@ async def test_a_second_signal_while_the_recorder_waits_for_the_store_ends_the_w
     async with simulated_scene() as scene:
         alice = scene.guild.add_member("alice")
         await alice.join_voice(scene.voice)
-        env = {**os.environ, **scene.sim.connection_env(scene.bot), "PANDORA_STORAGE_BINDING": OBJECT_STORE,
-               "PANDORA_STORAGE_PREFIX": storage.prefix, ENV_SPILL_DIR: str(spill_dir)}
         with log.open("wb") as out:
             recorder = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "pandora.cli", "record", "--guild", str(scene.guild.id),
-                "--channel", str(scene.voice.id), "--id", "7205", "--storage", "dapr", "--store-wait", "600",
-                env=env, cwd=tmp_path, stdout=out, stderr=asyncio.subprocess.STDOUT)
-        await wait_for(lambda: recorder.returncode is not None or any(
-            c.user_id == scene.bot.id and c.ready_for_media
-            for c in scene.sim.voice.room(scene.voice.id).clients.values()), timeout=30,
-            what="the recorder to join voice")
-        await scene.voice.wait_dave_settled()
+                *record_command(scene, 7205), "--store-wait", "600", env=dapr_recorder_env(scene, storage, spill_dir),
+                cwd=tmp_path, stdout=out, stderr=asyncio.subprocess.STDOUT)
+        await recorder_joined(scene, recorder)
         storage.stack.link.cut()
         await alice.speak(seconds=1.0)
         recorder.send_signal(signal.SIGTERM)
